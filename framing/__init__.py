@@ -1,0 +1,1 @@
+"""orbitlink package."""

@@ -1,0 +1,3 @@
+from orbitlink.flowgraphs.cli import main
+
+raise SystemExit(main())

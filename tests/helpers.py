@@ -1,0 +1,51 @@
+"""Shared test helpers (importable as orbitlink.tests.helpers)."""
+
+import importlib
+import pkgutil
+
+import numpy as np
+
+import orbitlink
+
+
+def import_all():
+    """Import every orbitlink module so that every block registers itself."""
+    import orbitlink.drivers
+    import orbitlink.flowgraphs
+    import orbitlink.framing
+    import orbitlink.modem
+
+    for pkg in (orbitlink.modem, orbitlink.framing, orbitlink.drivers, orbitlink.flowgraphs):
+        for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+            if m.name.endswith("__main__"):
+                continue
+            importlib.import_module(m.name)
+    return orbitlink
+
+
+def all_blocks():
+    """Registered stateful blocks, name -> class."""
+    import_all()
+    from orbitlink.modem.block import REGISTRY
+
+    return {n: c for n, c in REGISTRY.items() if c.stateful}
+
+
+def assert_same_output(kind, a, b, what=""):
+    if kind == "pdu":
+        assert len(a) == len(b), f"{what}: {len(a)} PDUs vs {len(b)}"
+        for i, (p, q) in enumerate(zip(a, b)):
+            assert p == q, f"{what}: PDU {i} differs: {p} vs {q}"
+        return
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype, f"{what}: dtype {a.dtype} vs {b.dtype}"
+    assert a.shape == b.shape, f"{what}: shape {a.shape} vs {b.shape}"
+    # bit for bit (NaN payloads included)
+    assert a.tobytes() == b.tobytes(), f"{what}: outputs differ (first at {_first_diff(a, b)})"
+
+
+def _first_diff(a, b):
+    av = a.view(np.uint8).reshape(len(a), -1) if len(a) else a
+    bv = b.view(np.uint8).reshape(len(b), -1) if len(b) else b
+    d = np.nonzero(np.any(av != bv, axis=1))[0]
+    return int(d[0]) if len(d) else None
