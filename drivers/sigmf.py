@@ -1,0 +1,674 @@
+"""SigMF and raw IQ recordings: a streaming reader and a cf32_le writer.
+
+Reading
+-------
+:func:`open_recording` opens either a SigMF recording (``X.sigmf-meta`` + ``X.sigmf-data``;
+pass either file or the base name ``X``) or a raw interleaved IQ file of any extension (``.cf32``,
+``.raw``, ``.bin``, ...) whose format and sample rate the caller gives. Supported sample formats
+(:data:`DATATYPES`), all converted to complex64:
+
+===========  ==========================  ==========================================
+``cf32_le``  little-endian float32 I, Q  as is
+``ci16_le``  little-endian int16 I, Q    ``v / 32768``
+``ci8``      int8 I, Q                   ``v / 128``
+``cu8``      uint8 I, Q (offset binary)  ``(v - 127.5) / 127.5`` (rtl-sdr convention)
+===========  ==========================  ==========================================
+
+Raw formats also accept the aliases in :data:`FORMAT_ALIASES` (``cf32``, ``fc32``, ``ci16``,
+``cs16``, ``sc16``, ``cs8``, ``sc8``, ``complex64``).
+
+Problems visible up front (missing file, empty file, unsupported datatype, bad metadata) raise
+when the recording is opened. Problems inside the data are raised lazily by
+:meth:`Recording.chunks`, *after* every good sample before them has been yielded, so that a
+decoder keeps (and prints) what it decoded before the damage:
+
+* a data size that is not a whole number of samples: all whole samples, then
+  :class:`TruncatedRecordingError`;
+* a NaN or infinite value (cf32_le only): the samples before the first bad one, then
+  :class:`BadSampleError` naming its index.
+
+Every error a user can cause is an :class:`orbitlink.OrbitlinkError` (subclass
+:class:`RecordingError`) whose message is one sentence starting with the file name.
+
+Writing
+-------
+:class:`SigmfWriter` appends complex64 samples as ``cf32_le`` and writes the ``.sigmf-meta``
+(SigMF 1.0.0) on close, with one annotation per call to :meth:`SigmfWriter.annotate`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from orbitlink import OrbitlinkError
+
+__all__ = [
+    "DATATYPES", "FORMAT_ALIASES", "Recording", "RecordingError", "RecordingNotFoundError",
+    "UnsupportedDatatypeError", "EmptyRecordingError", "MetadataError",
+    "TruncatedRecordingError", "BadSampleError", "SigmfWriter", "open_recording",
+    "format_datetime",
+]
+
+META_EXT = ".sigmf-meta"
+DATA_EXT = ".sigmf-data"
+SIGMF_VERSION = "1.0.0"
+
+
+@dataclass(frozen=True)
+class _Datatype:
+    name: str
+    component: np.dtype  # dtype of one real component (I or Q)
+    offset: float  # value subtracted before scaling
+    scale: float  # multiplier after the offset
+
+    @property
+    def itemsize(self) -> int:
+        """Bytes per complex sample."""
+        return 2 * self.component.itemsize
+
+
+#: supported sample formats, by SigMF ``core:datatype`` name
+DATATYPES: dict[str, _Datatype] = {
+    "cf32_le": _Datatype("cf32_le", np.dtype("<f4"), 0.0, 1.0),
+    "ci16_le": _Datatype("ci16_le", np.dtype("<i2"), 0.0, 1.0 / 32768.0),
+    "ci8": _Datatype("ci8", np.dtype("i1"), 0.0, 1.0 / 128.0),
+    "cu8": _Datatype("cu8", np.dtype("u1"), 127.5, 1.0 / 127.5),
+}
+
+#: other names accepted for the ``fmt`` of raw files
+FORMAT_ALIASES: dict[str, str] = {
+    "cf32": "cf32_le", "fc32": "cf32_le", "complex64": "cf32_le", "cfile": "cf32_le",
+    "ci16": "ci16_le", "cs16": "ci16_le", "sc16": "ci16_le", "cs16_le": "ci16_le",
+    "cs8": "ci8", "sc8": "ci8",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+class RecordingError(OrbitlinkError):
+    """A recording cannot be read (message: one sentence naming the file)."""
+
+
+class RecordingNotFoundError(RecordingError, FileNotFoundError):
+    """The data or metadata file does not exist."""
+
+
+class UnsupportedDatatypeError(RecordingError, ValueError):
+    """The sample format is unknown or not supported."""
+
+
+class EmptyRecordingError(RecordingError, ValueError):
+    """The recording holds no whole sample."""
+
+
+class MetadataError(RecordingError, ValueError):
+    """The ``.sigmf-meta`` file is not valid JSON or lacks a required field."""
+
+
+class TruncatedRecordingError(RecordingError):
+    """The data size is not a whole number of samples (raised after the whole samples)."""
+
+
+class BadSampleError(RecordingError, ValueError):
+    """A sample is NaN or infinite (raised after the good samples before it)."""
+
+
+def _supported() -> str:
+    return ", ".join(DATATYPES)
+
+
+def _datatype(name, where: str, what: str) -> _Datatype:
+    if not isinstance(name, str):
+        raise UnsupportedDatatypeError(f"{where}: {what} must be a string such as 'cf32_le', "
+                                       f"got {name!r}")
+    key = name.strip().lower()
+    key = FORMAT_ALIASES.get(key, key)
+    if key not in DATATYPES:
+        raise UnsupportedDatatypeError(f"{where}: {what} {name!r} is not supported "
+                                       f"(supported: {_supported()})")
+    return DATATYPES[key]
+
+
+def _rate(value, where: str, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise MetadataError(f"{where}: {what} must be a positive number of Hz, got {value!r}")
+    v = float(value)
+    if not (math.isfinite(v) and v > 0):
+        raise MetadataError(f"{where}: {what} must be a positive number of Hz, got {value!r}")
+    return v
+
+
+# --------------------------------------------------------------------------------------------
+# Reader
+
+
+@dataclass
+class Recording:
+    """An opened recording; iterate over its samples with :meth:`chunks`.
+
+    Attributes
+    ----------
+    data_path : str
+        The sample file.
+    meta_path : str or None
+        The ``.sigmf-meta`` file, None for a raw file.
+    datatype : str
+        SigMF datatype name of the samples (``cf32_le``, ``ci16_le``, ``ci8`` or ``cu8``).
+    samp_rate : float
+        Sample rate in Hz.
+    center_freq : float or None
+        ``core:frequency`` of the first capture, in Hz.
+    datetime : str or None
+        ``core:datetime`` of the first capture (ISO 8601 string as written in the file).
+    num_samples : int
+        Number of whole complex samples in the data file.
+    truncated_bytes : int
+        Trailing bytes that do not form a whole sample (0 for a sound file); :meth:`chunks`
+        raises :class:`TruncatedRecordingError` after the whole samples when this is non-zero.
+    meta : dict
+        The parsed ``.sigmf-meta`` document (``{}`` for a raw file).
+    captures, annotations : list of dict
+        The SigMF captures and annotations, sorted by ``core:sample_start``.
+    """
+
+    data_path: str
+    meta_path: str | None
+    datatype: str
+    samp_rate: float
+    center_freq: float | None = None
+    datetime: str | None = None
+    num_samples: int = 0
+    truncated_bytes: int = 0
+    meta: dict = field(default_factory=dict)
+    captures: list = field(default_factory=list)
+    annotations: list = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """File name used in messages (the data file's path)."""
+        return self.data_path
+
+    @property
+    def duration(self) -> float:
+        """Length of the recording in seconds."""
+        return self.num_samples / self.samp_rate
+
+    def chunks(self, chunk_size: int = 65536) -> Iterator[np.ndarray]:
+        """Yield the samples in order, reading the file incrementally.
+
+        Parameters
+        ----------
+        chunk_size : int
+            Samples per chunk (the last chunk may be shorter).
+
+        Yields
+        ------
+        ndarray of complex64, shape (<= chunk_size,)
+            Consecutive samples, scaled as in :data:`DATATYPES`; never empty.
+
+        Raises
+        ------
+        BadSampleError
+            After yielding the samples before the first NaN/Inf sample.
+        TruncatedRecordingError
+            After yielding every whole sample, when the file ends in a partial sample.
+        RecordingError
+            The file cannot be read or shrank while being read.
+        """
+        if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+        chunk_size = int(chunk_size)
+        dt = DATATYPES[self.datatype]
+        itemsize = dt.itemsize
+        done = 0
+        try:
+            fh = open(self.data_path, "rb")
+        except OSError as exc:
+            raise RecordingError(f"{self.name}: cannot open the recording "
+                                 f"({exc.strerror or exc})") from None
+        with fh:
+            while done < self.num_samples:
+                n = min(chunk_size, self.num_samples - done)
+                try:
+                    raw = fh.read(n * itemsize)
+                except OSError as exc:
+                    raise RecordingError(f"{self.name}: read error after {done} samples "
+                                         f"({exc.strerror or exc})") from None
+                if len(raw) < n * itemsize:
+                    got = len(raw) // itemsize
+                    if got:
+                        yield from self._checked(_convert(raw[:got * itemsize], dt), done)
+                    raise RecordingError(f"{self.name}: the file ended after "
+                                         f"{done + got} of {self.num_samples} samples "
+                                         "(was it truncated while being read?)")
+                yield from self._checked(_convert(raw, dt), done)
+                done += n
+        if self.truncated_bytes:
+            raise TruncatedRecordingError(
+                f"{self.name}: size {self.num_samples * itemsize + self.truncated_bytes} bytes "
+                f"is not a whole number of {self.datatype} samples ({itemsize} bytes each); "
+                f"the trailing {self.truncated_bytes} byte(s) after the {self.num_samples} "
+                "whole samples were ignored")
+
+    def _checked(self, x: np.ndarray, start: int):
+        if DATATYPES[self.datatype].component.kind == "f":
+            finite = np.isfinite(x.view(np.float32))
+            if not finite.all():
+                bad = int(np.argmin(finite)) // 2
+                if bad:
+                    yield x[:bad]
+                raise BadSampleError(f"{self.name}: sample {start + bad} is not finite "
+                                     f"({_fmt_complex(x[bad])}); the samples before it were "
+                                     "kept and the rest of the recording was skipped")
+        yield x
+
+    def read(self) -> np.ndarray:
+        """All samples in one complex64 array (for small files; raises like :meth:`chunks`)."""
+        parts = list(self.chunks(1 << 20))
+        return np.concatenate(parts) if parts else np.zeros(0, np.complex64)
+
+
+def _shown(path: str) -> str:
+    """How a file is named in messages: the path as the user gave it (or derived from it)."""
+    return path
+
+
+def _fmt_complex(z) -> str:
+    return f"{float(z.real)!r}{'+' if not float(z.imag) < 0 else '-'}{abs(float(z.imag))!r}j"
+
+
+def _convert(raw: bytes, dt: _Datatype) -> np.ndarray:
+    v = np.frombuffer(raw, dt.component)
+    if dt.name == "cf32_le":
+        return v.astype(np.float32).view(np.complex64)  # copy, native order, writeable
+    f = v.astype(np.float32)
+    if dt.offset:
+        f -= np.float32(dt.offset)
+    f *= np.float32(dt.scale)
+    return f.view(np.complex64)
+
+
+def _split_sigmf_path(path: str) -> tuple[str, str] | None:
+    """(meta, data) paths if ``path`` names a SigMF recording, else None."""
+    if path.endswith(META_EXT):
+        base = path[: -len(META_EXT)]
+        return path, base + DATA_EXT
+    if path.endswith(DATA_EXT):
+        base = path[: -len(DATA_EXT)]
+        meta = base + META_EXT
+        return (meta, path) if os.path.exists(meta) else None
+    if os.path.exists(path + META_EXT) or (os.path.exists(path + DATA_EXT)
+                                           and not os.path.exists(path)):
+        return path + META_EXT, path + DATA_EXT
+    return None
+
+
+def open_recording(path, fmt: str | None = None, samp_rate: float | None = None) -> Recording:
+    """Open a SigMF recording or a raw IQ file for streaming.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        ``X.sigmf-meta``, ``X.sigmf-data``, the base name ``X`` of a SigMF recording, or a raw
+        interleaved IQ file of any extension.
+    fmt : str, optional
+        Sample format of a raw file (a key of :data:`DATATYPES` or :data:`FORMAT_ALIASES`);
+        required for raw files. For a SigMF recording it may be given if it agrees with
+        ``core:datatype``.
+    samp_rate : float, optional
+        Sample rate in Hz; required for raw files and for SigMF recordings without
+        ``core:sample_rate``. If the metadata has a rate, a given rate must agree with it.
+
+    Returns
+    -------
+    Recording
+
+    Raises
+    ------
+    RecordingNotFoundError, EmptyRecordingError, UnsupportedDatatypeError, MetadataError
+        Problems detectable before reading the samples (all :class:`orbitlink.OrbitlinkError`).
+    """
+    path = os.fspath(path)
+    if path.endswith(".sigmf") and os.path.isfile(path):
+        raise UnsupportedDatatypeError(f"{_shown(path)}: SigMF archives (.sigmf) "
+                                       "are not supported; extract the .sigmf-meta and "
+                                       ".sigmf-data files first")
+    pair = _split_sigmf_path(path)
+    if pair is None:
+        if path.endswith(DATA_EXT) and fmt is None and os.path.exists(path):
+            meta_path = path[: -len(DATA_EXT)] + META_EXT
+            raise RecordingNotFoundError(f"{meta_path}: metadata file not found (needed for "
+                                         f"{path}; give --format and --rate to read it as a "
+                                         "raw file)")
+        return _open_raw(path, fmt, samp_rate)
+    meta_path, data_path = pair
+    meta = _read_meta(meta_path)
+    mname = _shown(meta_path)
+    glob = meta["global"]
+    if "core:datatype" not in glob:
+        raise MetadataError(f"{mname}: global object has no core:datatype")
+    dt = _datatype(glob["core:datatype"], mname, "core:datatype")
+    if fmt is not None and _datatype(fmt, mname, "the given format").name != dt.name:
+        raise UnsupportedDatatypeError(f"{mname}: the given format {fmt!r} conflicts with "
+                                       f"core:datatype {dt.name!r}")
+    if "core:sample_rate" in glob:
+        rate = _rate(glob["core:sample_rate"], mname, "core:sample_rate")
+        if samp_rate is not None and not math.isclose(float(samp_rate), rate, rel_tol=1e-9):
+            raise MetadataError(f"{mname}: the given sample rate {float(samp_rate):g} Hz "
+                                f"conflicts with core:sample_rate {rate:g} Hz")
+    elif samp_rate is not None:
+        rate = _rate(samp_rate, mname, "the given sample rate")
+    else:
+        raise MetadataError(f"{mname}: global object has no core:sample_rate and no sample "
+                            "rate was given (use --rate)")
+    captures = _sorted_segments(meta, "captures", mname)
+    annotations = _sorted_segments(meta, "annotations", mname)
+    center = dtime = None
+    if captures:
+        first = captures[0]
+        if "core:frequency" in first:
+            f = first["core:frequency"]
+            if isinstance(f, bool) or not isinstance(f, (int, float)) or not math.isfinite(f):
+                raise MetadataError(f"{mname}: captures[0] core:frequency must be a number of "
+                                    f"Hz, got {f!r}")
+            center = float(f)
+        if "core:datetime" in first:
+            dtime = first["core:datetime"]
+            if not isinstance(dtime, str):
+                raise MetadataError(f"{mname}: captures[0] core:datetime must be an ISO 8601 "
+                                    f"string, got {dtime!r}")
+    num, rest = _size(data_path, dt)
+    return Recording(data_path=data_path, meta_path=meta_path, datatype=dt.name,
+                     samp_rate=rate, center_freq=center, datetime=dtime, num_samples=num,
+                     truncated_bytes=rest, meta=meta, captures=captures,
+                     annotations=annotations)
+
+
+def _open_raw(path: str, fmt, samp_rate) -> Recording:
+    name = _shown(path)
+    if not os.path.exists(path):
+        raise RecordingNotFoundError(f"{name}: file not found (looked for {path}, "
+                                     f"{path + META_EXT} and {path + DATA_EXT})")
+    if fmt is None:
+        raise UnsupportedDatatypeError(f"{name}: not a SigMF recording (no {name}{META_EXT} "
+                                       "next to it), so give the raw sample format with "
+                                       f"--format (one of {_supported()})")
+    dt = _datatype(fmt, name, "format")
+    if samp_rate is None:
+        raise MetadataError(f"{name}: a raw recording needs its sample rate (use --rate)")
+    rate = _rate(samp_rate, name, "the sample rate")
+    num, rest = _size(path, dt)
+    return Recording(data_path=path, meta_path=None, datatype=dt.name, samp_rate=rate,
+                     num_samples=num, truncated_bytes=rest)
+
+
+def _size(data_path: str, dt: _Datatype) -> tuple[int, int]:
+    name = _shown(data_path)
+    try:
+        st = os.stat(data_path)
+    except FileNotFoundError:
+        raise RecordingNotFoundError(f"{name}: data file not found") from None
+    except OSError as exc:
+        raise RecordingError(f"{name}: cannot open the recording ({exc.strerror or exc})") \
+            from None
+    if os.path.isdir(data_path):
+        raise RecordingError(f"{name}: is a directory, not a recording")
+    size = st.st_size
+    num, rest = divmod(size, dt.itemsize)
+    if num == 0:
+        if size == 0:
+            raise EmptyRecordingError(f"{name}: the recording is empty (0 samples)")
+        raise EmptyRecordingError(f"{name}: size {size} bytes holds no whole {dt.name} sample "
+                                  f"({dt.itemsize} bytes each)")
+    if not os.access(data_path, os.R_OK):
+        raise RecordingError(f"{name}: cannot open the recording (permission denied)")
+    return num, rest
+
+
+def _read_meta(meta_path: str) -> dict:
+    name = _shown(meta_path)
+    try:
+        with open(meta_path, "rb") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise RecordingNotFoundError(f"{name}: metadata file not found") from None
+    except IsADirectoryError:
+        raise RecordingError(f"{name}: is a directory, not a SigMF metadata file") from None
+    except OSError as exc:
+        raise RecordingError(f"{name}: cannot read the metadata ({exc.strerror or exc})") \
+            from None
+    try:
+        meta = json.loads(text.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise MetadataError(f"{name}: the metadata is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise MetadataError(f"{name}: malformed JSON at line {exc.lineno} column {exc.colno} "
+                            f"({exc.msg})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("global"), dict):
+        raise MetadataError(f"{name}: not a SigMF metadata file (no \"global\" object)")
+    return meta
+
+
+def _sorted_segments(meta: dict, key: str, mname: str) -> list:
+    segs = meta.get(key, [])
+    if not isinstance(segs, list) or not all(isinstance(s, dict) for s in segs):
+        raise MetadataError(f"{mname}: \"{key}\" must be a list of objects")
+    for i, s in enumerate(segs):
+        start = s.get("core:sample_start", 0)
+        if isinstance(start, bool) or not isinstance(start, int) or start < 0:
+            raise MetadataError(f"{mname}: {key}[{i}] core:sample_start must be a "
+                                f"non-negative integer, got {start!r}")
+    return sorted(segs, key=lambda s: s.get("core:sample_start", 0))
+
+
+# --------------------------------------------------------------------------------------------
+# Writer
+
+
+def format_datetime(value) -> str:
+    """ISO 8601 UTC with a ``Z``: ``2024-05-01T12:00:00Z`` or ``...T12:00:00.250000Z``.
+
+    Parameters
+    ----------
+    value : datetime.datetime, float or str
+        A datetime (naive ones are taken as UTC), a POSIX timestamp in seconds, or an ISO 8601
+        string (normalised to UTC).
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            value = _dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise OrbitlinkError(f"datetime {value!r} is not an ISO 8601 date and time") \
+                from None
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = _dt.datetime.fromtimestamp(float(value), _dt.timezone.utc)
+    if not isinstance(value, _dt.datetime):
+        raise OrbitlinkError(f"datetime {value!r} is not a datetime, timestamp or ISO string")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=_dt.timezone.utc)
+    value = value.astimezone(_dt.timezone.utc)
+    s = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        s += f".{value.microsecond:06d}"
+    return s + "Z"
+
+
+def _jsonable(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).hex()
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+class SigmfWriter:
+    """Write a SigMF recording of complex64 samples as ``cf32_le``.
+
+    Parameters
+    ----------
+    base_path : str or os.PathLike
+        ``X`` (or ``X.sigmf-meta`` / ``X.sigmf-data``): writes ``X.sigmf-data`` now and
+        ``X.sigmf-meta`` on :meth:`close`. Existing files are replaced.
+    samp_rate : float
+        Sample rate in Hz (``core:sample_rate``).
+    center_freq : float, optional
+        Centre frequency in Hz (``core:frequency`` of the capture).
+    datetime : datetime.datetime, float or str, optional
+        Time of the first sample (``core:datetime``, written as ISO 8601 UTC with a ``Z``).
+    description : str, optional
+        ``core:description``.
+
+    Notes
+    -----
+    Use it as a context manager; the metadata is written on exit, also after an exception, so
+    the samples written so far stay readable. Annotation keys passed as ``**extra`` without a
+    namespace are written as ``orbitlink:<key>`` and the ``orbitlink`` extension is declared in
+    ``core:extensions``. The metadata records ``core:sha512`` of the data file.
+
+    Examples
+    --------
+    >>> with SigmfWriter("out/pass", 1e6, center_freq=437.5e6) as w:      # doctest: +SKIP
+    ...     w.write(burst)
+    ...     w.annotate(0, len(burst), "frame 0", crc_ok=True)
+    """
+
+    def __init__(self, base_path, samp_rate: float, center_freq: float | None = None,
+                 datetime=None, description: str | None = None):
+        base = os.fspath(base_path)
+        for ext in (META_EXT, DATA_EXT):
+            if base.endswith(ext):
+                base = base[: -len(ext)]
+        self.base_path = base
+        self.data_path = base + DATA_EXT
+        self.meta_path = base + META_EXT
+        name = _shown(self.data_path)
+        self.samp_rate = _rate(samp_rate, name, "the sample rate")
+        if center_freq is not None:
+            center_freq = float(center_freq)
+            if not math.isfinite(center_freq):
+                raise OrbitlinkError(f"{name}: centre frequency must be finite, "
+                                     f"got {center_freq!r}")
+        self.center_freq = center_freq
+        self.datetime = None if datetime is None else format_datetime(datetime)
+        self.description = description
+        self.num_samples = 0
+        self._annotations: list[dict] = []
+        self._hash = hashlib.sha512()
+        self._closed = False
+        try:
+            self._fh = open(self.data_path, "wb")
+        except OSError as exc:
+            raise RecordingError(f"{name}: cannot create the recording "
+                                 f"({exc.strerror or exc})") from None
+
+    def __enter__(self) -> "SigmfWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def write(self, samples) -> None:
+        """Append samples.
+
+        Parameters
+        ----------
+        samples : array_like of complex, shape (n,)
+            Converted to complex64 and written little-endian (``cf32_le``).
+        """
+        if self._closed:
+            raise ValueError(f"{_shown(self.data_path)}: write() after close()")
+        x = np.ascontiguousarray(samples, dtype="<c8").reshape(-1)
+        if not len(x):
+            return
+        b = x.tobytes()
+        self._fh.write(b)
+        self._hash.update(b)
+        self.num_samples += len(x)
+
+    def annotate(self, sample_start: int, sample_count: int, label: str,
+                 comment: str | None = None, **extra) -> dict:
+        """Add an annotation (e.g. one per transmitted frame).
+
+        Parameters
+        ----------
+        sample_start, sample_count : int
+            First sample and number of samples covered (``core:sample_start``,
+            ``core:sample_count``).
+        label : str
+            ``core:label``.
+        comment : str, optional
+            ``core:comment``.
+        **extra
+            More fields; keys with a ``:`` are used as they are (e.g.
+            ``core:freq_lower_edge``), other keys become ``orbitlink:<key>``. Values must be
+            JSON-serialisable (numpy scalars/arrays are converted, bytes become hex).
+
+        Returns
+        -------
+        dict
+            The annotation as it will be written.
+        """
+        start, count = int(sample_start), int(sample_count)
+        if start < 0 or count < 0:
+            raise ValueError(f"annotation sample_start/sample_count must be >= 0, "
+                             f"got {start}, {count}")
+        ann = {"core:sample_start": start, "core:sample_count": count, "core:label": str(label)}
+        if comment is not None:
+            ann["core:comment"] = str(comment)
+        for k, v in extra.items():
+            ann[k if ":" in k else f"orbitlink:{k}"] = _jsonable(v)
+        self._annotations.append(ann)
+        return ann
+
+    def metadata(self) -> dict:
+        """The SigMF metadata document for what has been written so far."""
+        glob = {"core:datatype": "cf32_le", "core:sample_rate": self.samp_rate,
+                "core:version": SIGMF_VERSION, "core:recorder": "orbitlink",
+                "core:sha512": self._hash.hexdigest()}
+        if self.description is not None:
+            glob["core:description"] = self.description
+        anns = sorted(self._annotations, key=lambda a: a["core:sample_start"])
+        if any(k.startswith("orbitlink:") for a in anns for k in a):
+            glob["core:extensions"] = [{"name": "orbitlink", "version": "0.1.0",
+                                        "optional": True}]
+        cap = {"core:sample_start": 0}
+        if self.center_freq is not None:
+            cap["core:frequency"] = self.center_freq
+        if self.datetime is not None:
+            cap["core:datetime"] = self.datetime
+        return {"global": glob, "captures": [cap], "annotations": anns}
+
+    def close(self) -> None:
+        """Close the data file and write the ``.sigmf-meta`` file (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._fh.close()
+        text = json.dumps(self.metadata(), indent=2, allow_nan=False)
+        tmp = self.meta_path + ".tmp"
+        try:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text + "\n")
+            os.replace(tmp, self.meta_path)
+        except OSError as exc:
+            raise RecordingError(f"{_shown(self.meta_path)}: cannot write the "
+                                 f"metadata ({exc.strerror or exc})") from None
