@@ -1,0 +1,464 @@
+"""numba kernels of the PSK modem.
+
+Pure functions: inputs, parameters, state arrays (updated in place) and preallocated outputs in;
+the number of items written out. No jitclass, one signature per kernel, ``cache=True``.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+# ------------------------------------------------------------------------------------------------
+# Transmit pulse shaping: arbitrary (non-integer) samples per symbol.
+
+
+@njit(cache=True, nogil=True)
+def tx_shape(sym_re, sym_im, k0, n_start, n_count, inv_sps, delay, table, res, half, q_shift,
+             out):
+    """Pulse-shaped samples ``out[j] = sum_k a_k p(tau_n - k)`` for n = n_start + j.
+
+    ``tau_n = n * inv_sps - delay`` is the symbol time of output sample n; ``a_k`` are the
+    symbols with absolute index k (``sym_*[k - k0]``; indices outside the buffer count as zero);
+    the pulse p (support ``|t| <= half`` symbols) is tabulated with ``res`` points per symbol
+    and linearly interpolated. The Q rail is delayed by ``q_shift`` symbols (0.5 for OQPSK).
+    """
+    nsym = sym_re.shape[0]
+    ntab = table.shape[0]
+    for j in range(n_count):
+        n = n_start + j
+        tau = n * inv_sps - delay
+        acc_re = 0.0
+        acc_im = 0.0
+        for rail in range(2):
+            shift = q_shift if rail == 1 else 0.0
+            tt = tau - shift
+            k_lo = int(math.ceil(tt - half))
+            k_hi = int(math.floor(tt + half))
+            for k in range(k_lo, k_hi + 1):
+                i = k - k0
+                if i < 0 or i >= nsym:
+                    continue
+                u = (tt - k + half) * res
+                iu = int(u)
+                if iu >= ntab - 1:
+                    pv = table[ntab - 1]
+                else:
+                    fr = u - iu
+                    pv = table[iu] * (1.0 - fr) + table[iu + 1] * fr
+                if rail == 0:
+                    acc_re += sym_re[i] * pv
+                    if q_shift == 0.0:
+                        acc_im += sym_im[i] * pv
+                else:
+                    acc_im += sym_im[i] * pv
+            if q_shift == 0.0:
+                break
+        out[j] = complex(acc_re, acc_im)
+    return n_count
+
+
+# ------------------------------------------------------------------------------------------------
+# AGC
+
+
+@njit(cache=True, nogil=True)
+def agc(x, state, rate, ref, max_gain, out):
+    """Power AGC: ``y = g x``; ``g <- g (1 + rate (ref - |y|^2))`` per sample, ``g <= max_gain``.
+
+    state: [gain].
+    """
+    g = state[0]
+    for i in range(x.shape[0]):
+        y = x[i] * g
+        out[i] = y
+        p = y.real * y.real + y.imag * y.imag
+        g = g * (1.0 + rate * (ref - p))
+        if g > max_gain:
+            g = max_gain
+        elif g < 1e-9:
+            g = 1e-9
+    state[0] = g
+    return x.shape[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# Frequency-locked loop with a cross-product (delay-and-multiply) discriminator.
+#
+# state layout
+FLL_PH_RE, FLL_PH_IM, FLL_W, FLL_ACC_RE, FLL_ACC_IM, FLL_S_RE, FLL_S_IM, FLL_P_RE, FLL_P_IM, \
+    FLL_CNT, FLL_UPD, FLL_BI, FLL_WDOT, FLL_EN = range(14)
+FLL_NSTATE = 14
+
+
+@njit(cache=True, nogil=True)
+def fll(x, state, buf, decim, n_acq, min_corr, g_trk, g2, w_max, out, out_w):
+    """Derotate x by a phase-continuous NCO whose frequency the loop estimates.
+
+    Every sample: ``y = x e^{-j phi}``; a boxcar of length ``len(buf)`` smooths y into s;
+    ``acc += s conj(s_prev)``. Every ``decim`` samples (on the absolute grid): the residual
+    ``e = arg(acc)`` (rad/sample, unbiased for a symmetric spectrum, range +/-pi) updates the
+    frequency ``w += g e`` (+ a second-order term ``g2``). Acquisition: over the first ``n_acq``
+    updates whose normalised correlation ``|acc| / sum |s|^2`` exceeds ``min_corr`` (signal
+    present) the gain is 1/k, so the estimate is the running mean of the measurements; after
+    that the gain is ``g_trk`` (0 freezes the loop and leaves tracking to the carrier PLL). ``out_w`` receives the frequency (rad/sample)
+    applied to each sample.
+    """
+    ph_re = state[FLL_PH_RE]
+    ph_im = state[FLL_PH_IM]
+    w = state[FLL_W]
+    acc_re = state[FLL_ACC_RE]
+    acc_im = state[FLL_ACC_IM]
+    s_re = state[FLL_S_RE]
+    s_im = state[FLL_S_IM]
+    p_re = state[FLL_P_RE]
+    p_im = state[FLL_P_IM]
+    cnt = int(state[FLL_CNT])
+    upd = state[FLL_UPD]
+    bi = int(state[FLL_BI])
+    wdot = state[FLL_WDOT]
+    en = state[FLL_EN]
+    nb = buf.shape[0]
+    c = math.cos(w)
+    s = -math.sin(w)
+    for i in range(x.shape[0]):
+        xr = x[i].real
+        xi = x[i].imag
+        yr = xr * ph_re - xi * ph_im
+        yi = xr * ph_im + xi * ph_re
+        out[i] = complex(yr, yi)
+        out_w[i] = w
+        # advance the NCO phasor (conjugate rotation)
+        t = ph_re * c - ph_im * s
+        ph_im = ph_re * s + ph_im * c
+        ph_re = t
+        # boxcar
+        ob = buf[bi]
+        buf[bi] = complex(yr, yi)
+        bi += 1
+        if bi == nb:
+            bi = 0
+        s_re += yr - ob.real
+        s_im += yi - ob.imag
+        acc_re += s_re * p_re + s_im * p_im
+        acc_im += s_im * p_re - s_re * p_im
+        en += s_re * s_re + s_im * s_im
+        p_re = s_re
+        p_im = s_im
+        cnt += 1
+        if cnt == decim:
+            cnt = 0
+            mag = math.sqrt(acc_re * acc_re + acc_im * acc_im)
+            if mag > min_corr * en and mag > 0.0:
+                e = math.atan2(acc_im, acc_re)
+                # running mean during acquisition (gain 1/k), then the tracking gain
+                if upd < n_acq:
+                    g = 1.0 / (upd + 1.0)
+                else:
+                    g = g_trk
+                wdot += g2 * e
+                w += g * e + wdot
+                if w > w_max:
+                    w = w_max
+                elif w < -w_max:
+                    w = -w_max
+                upd += 1.0
+            acc_re = 0.0
+            acc_im = 0.0
+            en = 0.0
+            c = math.cos(w)
+            s = -math.sin(w)
+            # renormalise the phasor and the boxcar sum (exactly recomputed)
+            mag = math.sqrt(ph_re * ph_re + ph_im * ph_im)
+            ph_re /= mag
+            ph_im /= mag
+            sr = 0.0
+            si = 0.0
+            for k in range(nb):
+                sr += buf[k].real
+                si += buf[k].imag
+            s_re = sr
+            s_im = si
+    state[FLL_PH_RE] = ph_re
+    state[FLL_PH_IM] = ph_im
+    state[FLL_W] = w
+    state[FLL_ACC_RE] = acc_re
+    state[FLL_ACC_IM] = acc_im
+    state[FLL_S_RE] = s_re
+    state[FLL_S_IM] = s_im
+    state[FLL_P_RE] = p_re
+    state[FLL_P_IM] = p_im
+    state[FLL_CNT] = cnt
+    state[FLL_UPD] = upd
+    state[FLL_BI] = bi
+    state[FLL_WDOT] = wdot
+    state[FLL_EN] = en
+    return x.shape[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# Symbol synchroniser: polyphase matched filter at arbitrary instants, Gardner timing loop
+# (proportional-integral on the symbol period), decision-directed carrier PLL.
+
+SS_T, SS_PER, SS_TH, SS_OM, SS_P, SS_YP_RE, SS_YP_IM, SS_MP_RE, SS_MP_IM, SS_IP, SS_K, \
+    SS_QP_RE, SS_QP_IM, SS_UP_RE, SS_UP_IM = range(15)
+SS_NSTATE = 15
+
+# params layout
+SP_SPS, SP_KP, SP_KI, SP_C1, SP_C2, SP_ORDER, SP_OFFSET, SP_PMIN, SP_PMAX, SP_NFILT, SP_HALF, \
+    SP_PAVG, SP_KF = range(13)
+SP_N = 13
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _mf(xr, xi, base_idx, t, taps, nfilt, kk):
+    """Matched filter output at absolute time t (samples); x index 0 is absolute base_idx."""
+    n0 = math.floor(t)
+    mu = t - n0
+    p = int(mu * nfilt + 0.5)
+    i0 = int(n0) - base_idx
+    if p == nfilt:
+        p = 0
+        i0 += 1
+    row = taps[p]
+    ar = np.float32(0.0)
+    ai = np.float32(0.0)
+    j0 = i0 - kk + 1
+    for j in range(2 * kk):
+        h = row[j]
+        ar += xr[j0 + j] * h
+        ai += xi[j0 + j] * h
+    return ar, ai
+
+
+@njit(cache=True, nogil=True)
+def symsync(xr, xi, wv, base_idx, n_avail, state, prm, taps, out_z, out_t, out_f):
+    """Recover symbols from matched-filter samples.
+
+    xr, xi : float32 input (real and imaginary parts); index 0 is absolute sample ``base_idx``.
+    wv : float32 FLL frequency (rad/sample) of each input sample (added to the reported f).
+    n_avail : number of valid samples in x.
+    Returns the number of symbols written to ``out_z`` (derotated complex), ``out_t``
+    (absolute timing instant in samples) and ``out_f`` (frequency estimate, cycles/sample).
+    """
+    sps = prm[SP_SPS]
+    kp = prm[SP_KP]
+    ki = prm[SP_KI]
+    c1 = prm[SP_C1]
+    c2 = prm[SP_C2]
+    order = int(prm[SP_ORDER])
+    offset = prm[SP_OFFSET] != 0.0
+    pmin = prm[SP_PMIN]
+    pmax = prm[SP_PMAX]
+    nfilt = int(prm[SP_NFILT])
+    kk = int(prm[SP_HALF])
+    pavg = prm[SP_PAVG]
+    kf = prm[SP_KF]
+
+    t = state[SS_T]
+    per = state[SS_PER]
+    th = state[SS_TH]
+    om = state[SS_OM]
+    pw = state[SS_P]
+    yp_re = state[SS_YP_RE]
+    yp_im = state[SS_YP_IM]
+    mp_re = state[SS_MP_RE]
+    mp_im = state[SS_MP_IM]
+    ip = state[SS_IP]
+    kcount = state[SS_K]
+    qp_re = state[SS_QP_RE]
+    qp_im = state[SS_QP_IM]
+    up_re = state[SS_UP_RE]
+    up_im = state[SS_UP_IM]
+
+    last = base_idx + n_avail - 1
+    nout = 0
+    tw = 2.0 * math.pi
+    while math.floor(t) + kk <= last:
+        tm = t - 0.5 * per
+        y_re, y_im = _mf(xr, xi, base_idx, t, taps, nfilt, kk)
+        m_re, m_im = _mf(xr, xi, base_idx, tm, taps, nfilt, kk)
+        # derotate
+        c = math.cos(th)
+        s = math.sin(th)
+        zr = y_re * c + y_im * s
+        zi = y_im * c - y_re * s
+        thm = th - 0.5 * om
+        cm = math.cos(thm)
+        sm = math.sin(thm)
+        qr = m_re * cm + m_im * sm
+        qi = m_im * cm - m_re * sm
+        mag2 = zr * zr + zi * zi
+        pw += pavg * (mag2 - pw)
+        amp = math.sqrt(pw) + 1e-20
+        # timing error (Gardner), normalised by power
+        if offset:
+            et = (qr * (yp_re - zr) + yp_im * (qp_im - qi)) / pw
+        else:
+            et = (m_re * (yp_re - y_re) + m_im * (yp_im - y_im)) / pw
+        # carrier phase error
+        if order == 2:
+            ep = zi * (1.0 if zr >= 0 else -1.0) / amp
+        elif order == 4 and not offset:
+            ep = ((1.0 if zr >= 0 else -1.0) * zi - (1.0 if zi >= 0 else -1.0) * zr) / (amp * 1.4142135623730951)
+        elif offset:
+            ep = 0.5 * ((1.0 if zr >= 0 else -1.0) * zi - (1.0 if qi >= 0 else -1.0) * qr) / amp
+        else:
+            a = math.atan2(zi, zr)
+            seg = tw / order
+            dk = math.floor(a / seg + 0.5) * seg
+            ep = (zi * math.cos(dk) - zr * math.sin(dk)) / amp
+        # frequency detector: M-th power removes the modulation
+        if kf > 0.0:
+            ur = zr / amp
+            ui = zi / amp
+            nsq = 1 if order == 2 else (2 if order == 4 else 3)
+            for _ in range(nsq):
+                tr = ur * ur - ui * ui
+                ui = 2.0 * ur * ui
+                ur = tr
+            ef = math.atan2(ui * up_re - ur * up_im, ur * up_re + ui * up_im) / order
+            up_re = ur
+            up_im = ui
+        else:
+            ef = 0.0
+        # outputs
+        ni = int(math.floor(t)) - base_idx
+        fcur = (wv[ni] + om / per) / tw
+        if offset:
+            if kcount > 0:
+                out_z[nout] = complex(ip, qi)
+                out_t[nout] = t - per
+                out_f[nout] = fcur
+                nout += 1
+            ip = zr
+        else:
+            out_z[nout] = complex(zr, zi)
+            out_t[nout] = t
+            out_f[nout] = fcur
+            nout += 1
+        kcount += 1.0
+        # loops
+        if kcount > 1.0:
+            per += ki * et
+            if per < pmin:
+                per = pmin
+            elif per > pmax:
+                per = pmax
+            tstep = per + kp * et
+        else:
+            tstep = per
+        th += om + c1 * ep
+        om += c2 * ep + kf * ef
+        if th > math.pi:
+            th -= tw
+        elif th < -math.pi:
+            th += tw
+        yp_re = y_re
+        yp_im = y_im
+        mp_re = m_re
+        mp_im = m_im
+        if offset:
+            yp_re = zr
+            yp_im = zi
+        qp_re = qr
+        qp_im = qi
+        t += tstep
+
+    state[SS_T] = t
+    state[SS_PER] = per
+    state[SS_TH] = th
+    state[SS_OM] = om
+    state[SS_P] = pw
+    state[SS_YP_RE] = yp_re
+    state[SS_YP_IM] = yp_im
+    state[SS_MP_RE] = mp_re
+    state[SS_MP_IM] = mp_im
+    state[SS_IP] = ip
+    state[SS_K] = kcount
+    state[SS_QP_RE] = qp_re
+    state[SS_QP_IM] = qp_im
+    state[SS_UP_RE] = up_re
+    state[SS_UP_IM] = up_im
+    return nout
+
+
+# ------------------------------------------------------------------------------------------------
+# Soft demapper with a running M2M4 SNR estimate
+
+
+@njit(cache=True, nogil=True)
+def demap_running(z, state, avg, order, pts_re, pts_im, labels, k, out):
+    """LLRs (positive = 1) of M-PSK symbols scaled by a running M2M4 estimate.
+
+    state: [m2, m4]. ``avg`` is the averaging factor per symbol. For order 2 and 4 the
+    closed forms are used; otherwise max-log over ``pts`` (unit energy, by phase index) with
+    ``labels``. Writes ``len(z) * k`` LLRs.
+    """
+    m2 = state[0]
+    m4 = state[1]
+    M = pts_re.shape[0]
+    for i in range(z.shape[0]):
+        zr = z[i].real
+        zi = z[i].imag
+        p = zr * zr + zi * zi
+        m2 += avg * (p - m2)
+        m4 += avg * (p * p - m4)
+        sp = 2.0 * m2 * m2 - m4
+        s = math.sqrt(sp) if sp > 0.0 else 0.0
+        nv = m2 - s
+        if nv < 1e-6 * m2 + 1e-30:
+            nv = 1e-6 * m2 + 1e-30
+        a = math.sqrt(s)
+        if order == 2:
+            out[i] = 4.0 * a * zr / nv
+        elif order == 4:
+            cc = 2.8284271247461903 * a / nv
+            out[2 * i] = cc * zr
+            out[2 * i + 1] = cc * zi
+        else:
+            for j in range(k):
+                b0 = 1e300
+                b1 = 1e300
+                for m in range(M):
+                    dr = zr - a * pts_re[m]
+                    di = zi - a * pts_im[m]
+                    d = dr * dr + di * di
+                    if (labels[m] >> (k - 1 - j)) & 1:
+                        if d < b1:
+                            b1 = d
+                    elif d < b0:
+                        b0 = d
+                out[k * i + j] = (b0 - b1) / nv
+    state[0] = m2
+    state[1] = m4
+    return z.shape[0] * k
+
+
+# ------------------------------------------------------------------------------------------------
+# Sync-word correlation
+
+
+@njit(cache=True, nogil=True)
+def correlate_norm(z, ref, out):
+    """``out[p] = |sum_k conj(ref_k) z_{p+k}| / sqrt(sum|ref|^2 sum_k |z_{p+k}|^2)``."""
+    L = ref.shape[0]
+    n = z.shape[0] - L + 1
+    er = 0.0
+    for k in range(L):
+        er += ref[k].real * ref[k].real + ref[k].imag * ref[k].imag
+    for p in range(max(n, 0)):
+        cr = 0.0
+        ci = 0.0
+        ez = 0.0
+        for k in range(L):
+            zr = z[p + k].real
+            zi = z[p + k].imag
+            rr = ref[k].real
+            ri = ref[k].imag
+            cr += rr * zr + ri * zi
+            ci += rr * zi - ri * zr
+            ez += zr * zr + zi * zi
+        den = math.sqrt(er * max(ez, 1e-30))
+        out[p] = math.sqrt(cr * cr + ci * ci) / den
+    return max(n, 0)
