@@ -570,6 +570,8 @@ class SigmfWriter:
         self.center_freq = center_freq
         self.datetime = None if datetime is None else format_datetime(datetime)
         self.description = description
+        #: extra global fields, e.g. {"orbitlink:link": "qpsk"} (keys need a namespace)
+        self.global_extra: dict = {}
         self.num_samples = 0
         self._annotations: list[dict] = []
         self._hash = hashlib.sha512()
@@ -646,8 +648,10 @@ class SigmfWriter:
                 "core:sha512": self._hash.hexdigest()}
         if self.description is not None:
             glob["core:description"] = self.description
+        glob.update(self.global_extra)
         anns = sorted(self._annotations, key=lambda a: a["core:sample_start"])
-        if any(k.startswith("orbitlink:") for a in anns for k in a):
+        if any(k.startswith("orbitlink:") for a in anns for k in a) or any(
+                k.startswith("orbitlink:") for k in self.global_extra):
             glob["core:extensions"] = [{"name": "orbitlink", "version": "0.1.0",
                                         "optional": True}]
         cap = {"core:sample_start": 0}

@@ -177,7 +177,8 @@ class Agc(Block):
 # FLL
 
 
-def mpower_freq(x: np.ndarray, power: int, fmax: float) -> tuple[float, float]:
+def mpower_freq(x: np.ndarray, power: int, fmax: float, cutoff: float | None = None
+                ) -> tuple[float, float]:
     """Carrier frequency of M-PSK from the spectral line of ``x**power``.
 
     Parameters
@@ -188,17 +189,26 @@ def mpower_freq(x: np.ndarray, power: int, fmax: float) -> tuple[float, float]:
         2 for BPSK, 4 for QPSK/OQPSK, 8 for 8PSK.
     fmax : float
         Largest offset searched, cycles/sample (at most 0.5 / power).
+    cutoff : float, optional
+        Low-pass the block first (cutoff in cycles/sample: the signal's half-bandwidth plus
+        fmax): less noise through the power law, a stronger line at low SNR.
 
     Returns
     -------
     (freq, snr_db) : frequency in cycles/sample, and the line's height over the median of the
     searched spectrum in dB (about 9 dB for noise alone at the usual sizes).
     """
-    u = np.asarray(x, np.complex128) ** power
-    n = len(u)
-    if n < 16:
+    x = np.asarray(x, np.complex128)
+    if len(x) < 16:
         return 0.0, 0.0
-    u = (u - 0.0) * np.hanning(n)
+    if cutoff is not None and cutoff < 0.5:
+        from scipy.signal import firwin
+
+        ntap = min(len(x) // 2 * 2 - 1, int(8 / cutoff) | 1)
+        x = np.convolve(x, firwin(ntap, 2 * cutoff, window="hann"), mode="same")
+    u = x ** power
+    n = len(u)
+    u = u * np.hanning(n)
     nfft = 1 << int(np.ceil(np.log2(4 * n)))
     spec = np.abs(np.fft.fft(u, nfft)) ** 2
     fr = np.fft.fftfreq(nfft)
@@ -219,11 +229,13 @@ class FllParams:
     sps: float = param(4.0, "Samples per symbol", unit="samples", lo=1.0)
     power: int = param(4, "Power that removes the modulation (2 BPSK, 4 QPSK/OQPSK, 8 8PSK)",
                        choices=(1, 2, 4, 8))
-    acq_symbols: int = param(1024, "Symbols per acquisition block", unit="symbols", lo=16)
+    acq_symbols: int = param(2048, "Symbols per acquisition block", unit="symbols", lo=16)
+    alpha: float = param(0.35, "Roll-off of the signal (sets the acquisition pre-filter)",
+                         lo=0.0, hi=1.0)
     max_offset: float = param(0.3, "Largest carrier offset acquired", unit="x symbol rate",
                               lo=0.0, hi=4.0, lo_open=True)
-    min_line_db: float = param(14.0, "Height of the spectral line over the median that counts "
-                               "as signal present", unit="dB", lo=0.0)
+    min_line_db: float = param(12.5, "Height of the spectral line over the median that counts "
+                               "as signal present (noise alone: 10-13 dB)", unit="dB", lo=0.0)
     decim: int = param(256, "Samples per tracking-loop update", unit="samples", lo=4, hi=1 << 16)
     smooth: int = param(1, "Boxcar length before the tracking discriminator (1 = none)",
                         unit="samples", lo=1, hi=64)
@@ -269,7 +281,8 @@ class Fll(Block):
     def _acquire(self, block) -> bool:
         p = self.params
         fmax = min(p.max_offset / p.sps, 0.5 / p.power, p.max_freq)
-        f, snr = mpower_freq(block, p.power, fmax)
+        cutoff = ((1 + p.alpha) / 2 + p.max_offset) / p.sps
+        f, snr = mpower_freq(block, p.power, fmax, cutoff)
         if snr >= p.min_line_db:
             self._state[K.FLL_W] = 2 * np.pi * f
             self._acquired = True
@@ -506,7 +519,7 @@ class PskDemodulatorParams:
     span: int = param(12, "Matched filter length", unit="symbols", lo=2, hi=64)
     agc_rate: float = param(1e-3, "AGC adaptation rate per sample", lo=0.0, hi=0.5, lo_open=True)
     fll: bool = param(True, "Run the FLL (coarse acquisition and frequency tracking)")
-    acq_symbols: int = param(1024, "Symbols per frequency-acquisition block", lo=16)
+    acq_symbols: int = param(2048, "Symbols per frequency-acquisition block", lo=16)
     max_offset: float = param(0.3, "Largest carrier offset acquired", unit="x symbol rate",
                               lo=0.0, hi=4.0, lo_open=True)
     fll_gain: float = param(0.0, "FLL tracking gain (0 = hold after acquisition)", lo=0.0, hi=1.0)
@@ -548,7 +561,7 @@ class PskDemodulator(Block):
         self.agc = Agc(rate=p.agc_rate)
         power = {"bpsk": 2, "qpsk": 4, "oqpsk": 4, "8psk": 8}[p.modulation]
         self.fll = (Fll(sps=sps, power=power, acq_symbols=p.acq_symbols, max_offset=p.max_offset,
-                        gain_track=p.fll_gain) if p.fll else None)
+                        alpha=p.alpha, gain_track=p.fll_gain) if p.fll else None)
         self.sync = SymbolSync(modulation=p.modulation, sps=sps, alpha=p.alpha, span=p.span,
                                timing_bw=p.timing_bw, carrier_bw=p.carrier_bw,
                                freq_gain=p.freq_bw, max_dev=p.max_dev)

@@ -462,3 +462,58 @@ def correlate_norm(z, ref, out):
         den = math.sqrt(er * max(ez, 1e-30))
         out[p] = math.sqrt(cr * cr + ci * ci) / den
     return max(n, 0)
+
+
+@njit(cache=True, nogil=True)
+def sync_search(z, start, stop, ref, n_corr, sync_lab, sync_mask, order, phase0, labels,
+                max_errors, min_corr, result):
+    """Find the first position p in [start, stop) where the sync word is.
+
+    z : complex128 symbols (one view of the stream). ref : reference symbols of the first
+    ``n_corr`` sync symbols. sync_lab / sync_mask : per sync symbol, its label and the mask of
+    label bits that belong to the sync word. A position qualifies when the normalised
+    correlation is at least ``min_corr`` and, after removing the rotation (a multiple of
+    2 pi / order) that the correlation's phase indicates, at most ``max_errors`` sync bits are
+    wrong. ``result`` receives [p, rotation, errors, corr]; returns 1 if found, else 0.
+    """
+    L = sync_lab.shape[0]
+    tw = 2.0 * math.pi
+    er = 0.0
+    for k in range(n_corr):
+        er += ref[k].real * ref[k].real + ref[k].imag * ref[k].imag
+    for p in range(start, stop):
+        cr = 0.0
+        ci = 0.0
+        ez = 0.0
+        for k in range(n_corr):
+            zr = z[p + k].real
+            zi = z[p + k].imag
+            rr = ref[k].real
+            ri = ref[k].imag
+            cr += rr * zr + ri * zi
+            ci += rr * zi - ri * zr
+            ez += zr * zr + zi * zi
+        if ez <= 0.0:
+            continue
+        rho = math.sqrt((cr * cr + ci * ci) / (er * ez))
+        if rho < min_corr:
+            continue
+        rot = int(math.floor(math.atan2(ci, cr) * order / tw + 0.5)) % order
+        errors = 0
+        for k in range(L):
+            a = math.atan2(z[p + k].imag, z[p + k].real) - phase0
+            idx = int(math.floor(a * order / tw + 0.5)) % order
+            idx = (idx - rot) % order
+            x = (labels[idx] ^ sync_lab[k]) & sync_mask[k]
+            while x:
+                errors += x & 1
+                x >>= 1
+            if errors > max_errors:
+                break
+        if errors <= max_errors:
+            result[0] = p
+            result[1] = rot
+            result[2] = errors
+            result[3] = rho
+            return 1
+    return 0

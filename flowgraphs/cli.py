@@ -1,0 +1,406 @@
+"""The ``orbitlink`` command line.
+
+Commands: ``links``, ``encode``, ``decode``, ``loopback``. Errors a user can cause print one
+sentence on stderr and exit with status 2 (never a traceback); frames decoded before a damaged
+part of a recording are printed first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+EXIT_USAGE = 2
+
+
+def _err(msg: str) -> int:
+    print(f"orbitlink: error: {msg}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _overrides(pairs) -> dict:
+    out = {}
+    for item in pairs or []:
+        if "=" not in item:
+            raise ValueError(f"--set takes key=value, got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# links
+
+
+def cmd_links(args) -> int:
+    from orbitlink.flowgraphs.links import link_names, load_link
+
+    rows = [load_link(n).summary() for n in link_names()]
+    if args.json:
+        for r in rows:
+            print(json.dumps(r))
+        return 0
+    print(f"{'link':<8} {'modulation':<11} {'symbol rate':>12} {'samp rate':>11} {'sps':>7} "
+          f"{'payload':>8}  description")
+    for r in rows:
+        mod = r["modulation"] + ("+diff" if r["differential"] else "")
+        print(f"{r['name']:<8} {mod:<11} {r['symbol_rate']:>9.0f} Bd {r['samp_rate']:>8.0f} Hz "
+              f"{r['sps']:>7.3f} {r['payload_len']:>6} B  {r['description']}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# encode
+
+
+def cmd_encode(args) -> int:
+    from orbitlink.drivers.sigmf import SigmfWriter
+    from orbitlink.flowgraphs.links import frames_from_payload_file, load_link, transmit
+
+    link = load_link(args.link, _overrides(args.set))
+    payloads = frames_from_payload_file(args.inp, link.payload_len)
+    burst = transmit(link, payloads, seed=args.seed, samp_rate=args.rate)
+    rate = float(args.rate or link.samp_rate)
+    with SigmfWriter(args.out, rate, center_freq=args.center_freq, datetime=args.datetime,
+                     description=f"orbitlink {link.name}: {len(payloads)} frames") as w:
+        w.global_extra["orbitlink:link"] = link.name
+        w.write(burst.iq)
+        for i, (s, pl) in enumerate(zip(burst.frame_starts, payloads)):
+            w.annotate(int(round(s)), int(round(burst.frame_len)), f"frame {i}",
+                       comment=pl.hex(), frame=i)
+    print(f"orbitlink encode: {len(payloads)} frames, {len(burst.iq)} samples "
+          f"({len(burst.iq) / rate:.3f} s at {rate:g} Hz) -> {w.meta_path}", file=sys.stderr)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# decode
+
+
+def _frame_record(pdu, rec_time=None) -> dict:
+    d = {"sample_index": pdu.meta["sample_index"], "time_s": pdu.meta["time_s"]}
+    if rec_time is not None:
+        import datetime as dt
+
+        t = rec_time + dt.timedelta(seconds=pdu.meta["time_s"])
+        d["time_utc"] = t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+    d["hex"] = bytes(pdu.data).hex()
+    d.update({k: v for k, v in pdu.meta.items() if k not in d})
+    return d
+
+
+def _parse_time(s):
+    import datetime as dt
+
+    if not s:
+        return None
+    try:
+        return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+def cmd_decode(args) -> int:
+    from orbitlink import OrbitlinkError
+    from orbitlink.drivers.sigmf import open_recording
+    from orbitlink.flowgraphs.links import load_link
+    from orbitlink.flowgraphs.runner import Progress, run_chain
+
+    rec = open_recording(args.file, fmt=args.format, samp_rate=args.rate)
+    name = args.link or rec.meta.get("global", {}).get("orbitlink:link")
+    if not name:
+        return _err(f"{rec.name}: the recording does not say which link it carries; "
+                    f"give --link (see 'orbitlink links')")
+    link = load_link(name, _overrides(args.set))
+    chain = [link.demodulator(rec.samp_rate), link.deframer(rec.samp_rate)]
+    rec_time = _parse_time(rec.datetime)
+    n = ok = 0
+    progress = Progress(rec.num_samples, "decoding")
+    t0 = time.perf_counter()
+
+    def chunks():
+        for x in rec.chunks(args.chunk):
+            progress.update(len(x))
+            yield x
+
+    error = None
+    try:
+        for frames in run_chain(chain, chunks()):
+            for p in frames:
+                n += 1
+                ok += bool(p.meta["crc_ok"])
+                rec_d = _frame_record(p, rec_time)
+                if args.json:
+                    line = json.dumps(rec_d)
+                else:
+                    line = (f"frame {n:5d}  sample {rec_d['sample_index']:>10d}  "
+                            f"t {rec_d['time_s']:10.4f} s  SNR {rec_d['snr_db']:5.1f} dB  "
+                            f"df {rec_d['freq_offset_hz']:+10.1f} Hz  "
+                            f"{'CRC ok ' if rec_d['crc_ok'] else 'CRC BAD'}  {rec_d['hex']}")
+                if progress.enabled:
+                    progress.close()
+                print(line, flush=True)
+    except OrbitlinkError as e:
+        error = e
+    finally:
+        progress.close()
+    dt = time.perf_counter() - t0
+    print(f"orbitlink decode: {n} frames ({ok} with a good CRC) from "
+          f"{rec.num_samples / rec.samp_rate:.3f} s of signal in {dt:.2f} s, link {link.name}",
+          file=sys.stderr)
+    if error is not None:
+        return _err(str(error))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# loopback
+
+
+def cmd_loopback(args) -> int:
+    import tempfile
+
+    import numpy as np
+
+    from orbitlink.drivers.sigmf import SigmfWriter, open_recording
+    from orbitlink.flowgraphs.links import load_link, transmit
+    from orbitlink.flowgraphs.runner import run_chain
+    from orbitlink.modem.channel import simulate
+
+    link = load_link(args.link, _overrides(args.set))
+    if args.frames < 1:
+        return _err("--frames must be at least 1")
+    rng = np.random.default_rng(args.seed)
+    payloads = [bytes(rng.integers(0, 256, link.payload_len, dtype=np.uint8))
+                for _ in range(args.frames)]
+    burst = transmit(link, payloads, seed=args.seed + 1)
+    mod = link.modulator()
+    bps = mod.mod.bits_per_symbol
+    esn0 = args.esn0 if args.esn0 is not None else args.ebn0 + 10 * math.log10(bps)
+    ebn0 = esn0 - 10 * math.log10(bps)
+    timing = float(rng.uniform(0, 1))
+    rx = simulate(burst.iq, samp_rate=link.samp_rate, sps=link.sps, bits_per_symbol=bps,
+                  esn0_db=esn0, cfo_hz=args.cfo, sro_ppm=args.sro, timing_offset=timing,
+                  seed=args.seed + 2)
+    # where the frames are in the received samples (output k <- input k (1 + sro) + timing)
+    scale = 1 + args.sro * 1e-6
+    starts = [(s - timing) / scale for s in burst.frame_starts]
+
+    tmp = None
+    out_dir = args.out
+    if out_dir is None:
+        if args.plot:
+            out_dir = "loopback-out"
+        else:
+            tmp = tempfile.TemporaryDirectory(prefix="orbitlink-")
+            out_dir = tmp.name
+    os.makedirs(out_dir, exist_ok=True)
+    base = os.path.join(out_dir, f"loopback-{link.name}")
+    with SigmfWriter(base, link.samp_rate, center_freq=args.center_freq,
+                     datetime=time.time(),
+                     description=f"orbitlink loopback {link.name}: Es/N0 {esn0:.2f} dB, "
+                                 f"cfo {args.cfo} Hz, sro {args.sro} ppm") as w:
+        w.global_extra["orbitlink:link"] = link.name
+        w.write(rx)
+        for i, (s, pl) in enumerate(zip(starts, payloads)):
+            w.annotate(max(0, int(round(s))), int(round(burst.frame_len / scale)),
+                       f"frame {i}", comment=pl.hex(), frame=i)
+
+    t0 = time.perf_counter()
+    rec = open_recording(base)
+    syms = []
+    chain = [link.demodulator(rec.samp_rate), link.deframer(rec.samp_rate)]
+    found = []
+    for frames in run_chain(chain, rec.chunks(args.chunk),
+                            taps=(lambda i, y: syms.append(y["z"]) if i == 0 else None)):
+        found.extend(frames)
+    elapsed = time.perf_counter() - t0
+
+    # match each frame found to the frame sent nearest to it
+    sps = link.sps / scale
+    bit_errors = bits = nok = 0
+    matched = set()
+    for p in found:
+        pos = p.meta["sample_index"] - sps / 2
+        i = int(np.argmin([abs(pos - s) for s in starts]))
+        if abs(pos - starts[i]) > burst.frame_len / 2 or i in matched:
+            continue
+        matched.add(i)
+        nok += bool(p.meta["crc_ok"])
+        a = np.frombuffer(bytes(p.data), np.uint8)
+        b = np.frombuffer(payloads[i], np.uint8)
+        bit_errors += int(np.unpackbits(a ^ b).sum())
+        bits += 8 * len(b)
+    snr = [p.meta["snr_db"] for p in found]
+    fo = [p.meta["freq_offset_hz"] for p in found]
+    result = {
+        "link": link.name, "frames_sent": len(payloads), "frames_found": len(matched),
+        "frames_ok": nok, "bit_errors": bit_errors, "bits": bits,
+        "ber": bit_errors / bits if bits else None,
+        "fer": 1 - nok / len(payloads),
+        "ebn0_db": round(ebn0, 3), "esn0_db": round(esn0, 3), "cfo_hz": args.cfo,
+        "sro_ppm": args.sro, "snr_db": round(float(np.mean(snr)), 2) if snr else None,
+        "freq_offset_hz": round(float(np.mean(fo)), 2) if fo else None,
+        "false_frames": len(found) - len(matched),
+        "decode_s": round(elapsed, 3),
+        "recording": None if tmp else rec.meta_path,
+    }
+    if args.plot:
+        result["plots"] = _plots(out_dir, link, rx, np.concatenate(syms) if syms else
+                                 np.zeros(0, np.complex64))
+    if tmp is not None:
+        tmp.cleanup()
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"link {link.name}: {result['frames_sent']} frames sent, "
+              f"{result['frames_found']} found, {result['frames_ok']} with a good CRC")
+        ber = f"{result['ber']:.3g}" if result["ber"] is not None else "n/a"
+        print(f"BER {ber} ({bit_errors} errors in {bits} payload bits), "
+              f"FER {result['fer']:.3g}")
+        if snr:
+            print(f"estimated Es/N0 {result['snr_db']:.2f} dB (channel {esn0:.2f} dB), "
+                  f"frequency offset {result['freq_offset_hz']:+.1f} Hz (channel {args.cfo:+.1f} Hz)")
+        if result["recording"]:
+            print(f"recording: {result['recording']}")
+        for pth in result.get("plots", []):
+            print(f"plot: {pth}")
+    return 0
+
+
+def _plots(out_dir, link, rx, z):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import numpy as np
+        from scipy.signal import welch
+    except ImportError:
+        print("orbitlink: --plot needs matplotlib (pip install 'orbitlink[plot]')",
+              file=sys.stderr)
+        return []
+    paths = []
+    zz = z[-4000:]
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot(zz.real, zz.imag, ".", ms=2, alpha=0.5)
+    ax.set_aspect("equal")
+    lim = 1.6 * max(1e-3, float(np.sqrt(np.mean(np.abs(zz) ** 2)))) if len(zz) else 1.5
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.grid(True, alpha=0.3)
+    ax.set_title(f"{link.name}: synchronised symbols (last {len(zz)})")
+    ax.set_xlabel("I")
+    ax.set_ylabel("Q")
+    p = os.path.join(out_dir, f"constellation-{link.name}.png")
+    fig.savefig(p, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    paths.append(p)
+    f, pxx = welch(rx, fs=link.samp_rate, nperseg=1024, return_onesided=False)
+    order = np.argsort(f)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(f[order] / 1e3, 10 * np.log10(pxx[order] + 1e-20))
+    ax.set_xlabel("frequency (kHz)")
+    ax.set_ylabel("PSD (dB/Hz)")
+    ax.grid(True, alpha=0.3)
+    ax.set_title(f"{link.name}: received spectrum")
+    p = os.path.join(out_dir, f"spectrum-{link.name}.png")
+    fig.savefig(p, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    paths.append(p)
+    return paths
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="orbitlink", description="Software modem and packet link "
+                                 "for satellite ground stations.")
+    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("links", help="list the link definitions")
+    p.add_argument("--json", action="store_true", help="one JSON object per link")
+    p.set_defaults(func=cmd_links)
+
+    def link_opts(p, required):
+        p.add_argument("--link", "-l", required=required, default=None if required else "qpsk",
+                       help="link name (see 'orbitlink links') or a link YAML file")
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a link parameter, e.g. --set symbol_rate=4800 "
+                            "or --set receiver.carrier_bw=0.02 (repeatable)")
+
+    p = sub.add_parser("encode", help="modulate payloads into a SigMF recording")
+    link_opts(p, True)
+    p.add_argument("--in", dest="inp", required=True, metavar="PAYLOADS",
+                   help="text file, one payload per line in hex")
+    p.add_argument("--out", required=True, metavar="FILE.sigmf-meta")
+    p.add_argument("--rate", type=float, default=None, help="sample rate (default: the link's)")
+    p.add_argument("--center-freq", type=float, default=None, metavar="HZ")
+    p.add_argument("--datetime", default=None, metavar="ISO",
+                   help="time of the first sample (core:datetime)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the idle symbols")
+    p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("decode", help="decode the frames in a recording")
+    p.add_argument("file", help="SigMF recording (.sigmf-meta/.sigmf-data) or raw IQ file")
+    p.add_argument("--link", "-l", default=None,
+                   help="link name or YAML file (default: the one named in the SigMF metadata)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a link parameter")
+    p.add_argument("--json", action="store_true", help="one JSON object per frame on stdout")
+    p.add_argument("--format", default=None, help="sample format of a raw file: cf32_le, "
+                   "ci16_le, ci8, cu8")
+    p.add_argument("--rate", type=float, default=None, help="sample rate of a raw file (Hz)")
+    p.add_argument("--chunk", type=int, default=1 << 16, help="samples per chunk")
+    p.set_defaults(func=cmd_decode)
+
+    p = sub.add_parser("loopback", help="transmitter -> channel -> SigMF file -> receiver")
+    link_opts(p, False)
+    p.add_argument("--frames", type=int, default=50)
+    p.add_argument("--ebn0", type=float, default=10.0, metavar="DB",
+                   help="Eb/N0 per channel bit (default 10 dB)")
+    p.add_argument("--esn0", type=float, default=None, metavar="DB",
+                   help="Es/N0 instead of --ebn0")
+    p.add_argument("--cfo", type=float, default=0.0, metavar="HZ", help="carrier offset")
+    p.add_argument("--sro", type=float, default=0.0, metavar="PPM", help="sample-rate offset")
+    p.add_argument("--center-freq", type=float, default=None, metavar="HZ")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="keep the recording (and plots) in DIR")
+    p.add_argument("--plot", action="store_true",
+                   help="write constellation and spectrum PNGs (needs matplotlib)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--chunk", type=int, default=1 << 16, help="samples per chunk")
+    p.set_defaults(func=cmd_loopback)
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if getattr(args, "chunk", 1) is not None and getattr(args, "chunk", 1) < 1:
+        return _err("--chunk must be at least 1")
+    from orbitlink import OrbitlinkError
+
+    try:
+        return args.func(args)
+    except OrbitlinkError as e:
+        return _err(str(e))
+    except ValueError as e:
+        return _err(str(e))
+    except OSError as e:
+        return _err(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}".lstrip(": "))
+    except KeyboardInterrupt:
+        print("orbitlink: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

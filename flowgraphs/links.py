@@ -1,0 +1,292 @@
+"""Link definitions: short YAML files describing a radio link, and the blocks they expand to.
+
+A link file (format 1)::
+
+    format: 1
+    name: qpsk
+    description: ...
+    modulation: qpsk            # bpsk | qpsk | oqpsk | 8psk
+    differential: false
+    symbol_rate: 9600           # Bd
+    samp_rate: 38400            # Hz, of the recordings the link writes (any ratio)
+    rrc_alpha: 0.35
+    preamble_symbols: 2048      # idle (pseudo-random) symbols before the first frame
+    gap_symbols: 32             # idle symbols between frames
+    postamble_symbols: 64       # idle symbols after the last frame
+    framing: {type: sync_crc, sync_word: 1ACFFC1D, payload_len: 64, crc: crc16, max_errors: 3}
+    receiver: {}                # overrides of the PskDemodulator parameters
+
+Unknown keys and bad values are errors naming the file and the key. The packaged links live in
+``orbitlink/flowgraphs/links/``; ``--link`` also takes the path of a YAML file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from orbitlink import OrbitlinkError
+from orbitlink.framing.syncframe import SyncDeframer, SyncFramer, SyncFrameParams
+from orbitlink.modem.block import ParamError, Pdu, coerce_params
+from orbitlink.modem.modulation import MODULATIONS
+from orbitlink.modem.psk import PskDemodulator, PskDemodulatorParams, PskModulator
+
+FORMAT = 1
+_TOP_KEYS = {"format", "name", "description", "modulation", "differential", "symbol_rate",
+             "samp_rate", "rrc_alpha", "preamble_symbols", "gap_symbols", "postamble_symbols",
+             "framing", "receiver"}
+_FRAMING_KEYS = {"type", "sync_word", "payload_len", "crc", "max_errors"}
+
+
+class LinkError(OrbitlinkError):
+    """A link file is missing, malformed or names an unknown link."""
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    description: str
+    modulation: str
+    differential: bool
+    symbol_rate: float
+    samp_rate: float
+    rrc_alpha: float
+    preamble_symbols: int
+    gap_symbols: int
+    postamble_symbols: int
+    framing: dict
+    receiver: dict = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def sps(self) -> float:
+        return self.samp_rate / self.symbol_rate
+
+    @property
+    def payload_len(self) -> int:
+        return int(self.framing["payload_len"])
+
+    # blocks --------------------------------------------------------------------------------
+    def framer(self) -> SyncFramer:
+        return SyncFramer(self._frame_params(self.samp_rate))
+
+    def modulator(self, samp_rate: float | None = None) -> PskModulator:
+        return PskModulator(modulation=self.modulation, differential=self.differential,
+                            symbol_rate=float(self.symbol_rate),
+                            samp_rate=float(samp_rate or self.samp_rate), alpha=self.rrc_alpha)
+
+    def demodulator(self, samp_rate: float | None = None, debug_taps=None) -> PskDemodulator:
+        kw = dict(self.receiver)
+        kw.update(modulation=self.modulation, symbol_rate=float(self.symbol_rate),
+                  samp_rate=float(samp_rate or self.samp_rate), alpha=self.rrc_alpha)
+        p = coerce_params(PskDemodulatorParams, kw, f"{self.source or self.name}: receiver")
+        return PskDemodulator(p, debug_taps=debug_taps)
+
+    def deframer(self, samp_rate: float | None = None) -> SyncDeframer:
+        return SyncDeframer(self._frame_params(samp_rate or self.samp_rate))
+
+    def _frame_params(self, samp_rate) -> SyncFrameParams:
+        kw = {k: v for k, v in self.framing.items() if k != "type"}
+        kw.update(modulation=self.modulation, differential=self.differential,
+                  samp_rate=float(samp_rate), symbol_rate=float(self.symbol_rate))
+        return coerce_params(SyncFrameParams, kw, f"{self.source or self.name}: framing")
+
+    def summary(self) -> dict:
+        return {"name": self.name, "modulation": self.modulation,
+                "differential": self.differential, "symbol_rate": self.symbol_rate,
+                "samp_rate": self.samp_rate, "sps": round(self.sps, 6),
+                "payload_len": self.payload_len, "description": self.description}
+
+
+# ------------------------------------------------------------------------------------------------
+# loading
+
+
+def _links_dir():
+    return resources.files("orbitlink.flowgraphs") / "links"
+
+
+def link_names() -> list[str]:
+    return sorted(p.name[:-5] for p in _links_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def _check(cond, where, msg):
+    if not cond:
+        raise LinkError(f"{where}: {msg}")
+
+
+def _number(d, key, where, lo=None, integer=False):
+    v = d[key]
+    ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    _check(ok, where, f"'{key}' must be a number, got {v!r}")
+    if integer:
+        _check(float(v).is_integer(), where, f"'{key}' must be a whole number, got {v!r}")
+        v = int(v)
+    if lo is not None:
+        _check(v > lo if not integer else v >= lo, where,
+               f"'{key}' must be {'>' if not integer else '>='} {lo}, got {v!r}")
+    return v
+
+
+def parse_link(doc, where: str) -> Link:
+    """Validate a parsed YAML document and build a :class:`Link`."""
+    _check(isinstance(doc, dict), where, "a link file must be a YAML mapping")
+    unknown = sorted(set(doc) - _TOP_KEYS)
+    _check(not unknown, where, f"unknown key '{unknown[0] if unknown else ''}' (known: "
+           f"{', '.join(sorted(_TOP_KEYS))})")
+    _check(doc.get("format") == FORMAT, where,
+           f"'format' must be {FORMAT}, got {doc.get('format')!r}")
+    for k in ("name", "modulation", "symbol_rate", "samp_rate", "framing"):
+        _check(k in doc, where, f"missing key '{k}'")
+    _check(doc["modulation"] in MODULATIONS, where,
+           f"'modulation' must be one of {', '.join(MODULATIONS)}, got {doc['modulation']!r}")
+    fr = doc["framing"]
+    _check(isinstance(fr, dict), where, "'framing' must be a mapping")
+    unknown = sorted(set(fr) - _FRAMING_KEYS)
+    _check(not unknown, where, f"unknown key 'framing.{unknown[0] if unknown else ''}'")
+    _check(fr.get("type", "sync_crc") == "sync_crc", where,
+           f"'framing.type' must be sync_crc, got {fr.get('type')!r}")
+    rx = doc.get("receiver") or {}
+    _check(isinstance(rx, dict), where, "'receiver' must be a mapping")
+    rx_fields = {f.name for f in dataclasses.fields(PskDemodulatorParams)}
+    bad = sorted(set(rx) - (rx_fields - {"modulation", "symbol_rate", "samp_rate", "alpha"}))
+    _check(not bad, where, f"unknown key 'receiver.{bad[0] if bad else ''}'")
+    diff = doc.get("differential", False)
+    _check(isinstance(diff, bool), where, f"'differential' must be true or false, got {diff!r}")
+    link = Link(
+        name=str(doc["name"]),
+        description=str(doc.get("description", "")),
+        modulation=doc["modulation"],
+        differential=diff,
+        symbol_rate=float(_number(doc, "symbol_rate", where, lo=0)),
+        samp_rate=float(_number(doc, "samp_rate", where, lo=0)),
+        rrc_alpha=float(_number({"rrc_alpha": doc.get("rrc_alpha", 0.35)}, "rrc_alpha", where,
+                                lo=0)),
+        preamble_symbols=_number({"preamble_symbols": doc.get("preamble_symbols", 2048)},
+                                 "preamble_symbols", where, lo=0, integer=True),
+        gap_symbols=_number({"gap_symbols": doc.get("gap_symbols", 32)}, "gap_symbols", where,
+                            lo=0, integer=True),
+        postamble_symbols=_number({"postamble_symbols": doc.get("postamble_symbols", 64)},
+                                  "postamble_symbols", where, lo=0, integer=True),
+        framing=dict(fr),
+        receiver=dict(rx),
+        source=where,
+    )
+    _check(link.sps >= 1.5, where, f"samp_rate/symbol_rate must be at least 1.5, got {link.sps:.3g}")
+    # build once so that every parameter is range-checked now, with the file named
+    try:
+        link.framer()
+        link.demodulator()
+    except ParamError as e:
+        raise LinkError(str(e)) from None
+    return link
+
+
+def _apply_override(doc: dict, key: str, value: str, where: str):
+    parts = key.split(".")
+    d = doc
+    for p in parts[:-1]:
+        d = d.setdefault(p, {})
+        _check(isinstance(d, dict), where, f"--set {key}: '{p}' is not a mapping")
+    try:
+        d[parts[-1]] = yaml.safe_load(value)
+    except yaml.YAMLError:
+        d[parts[-1]] = value
+
+
+def load_link(name_or_path: str, overrides: dict[str, str] | None = None) -> Link:
+    """Load a packaged link by name, or a link file by path; apply ``key=value`` overrides."""
+    p = Path(name_or_path)
+    if p.suffix in (".yaml", ".yml") or p.exists():
+        if not p.is_file():
+            raise LinkError(f"{name_or_path}: link file not found")
+        where, text = str(p), p.read_text()
+    else:
+        f = _links_dir() / f"{name_or_path}.yaml"
+        if not f.is_file():
+            raise LinkError(f"unknown link '{name_or_path}'; known links: {', '.join(link_names())}")
+        where, text = f"{name_or_path}.yaml", f.read_text()
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark else ""
+        raise LinkError(f"{where}:{line} is not valid YAML") from None
+    if isinstance(doc, dict):
+        for k, v in (overrides or {}).items():
+            _apply_override(doc, k, v, where)
+    return parse_link(doc, where)
+
+
+# ------------------------------------------------------------------------------------------------
+# transmit
+
+
+@dataclass
+class Burst:
+    """A transmitted signal and where its frames are."""
+
+    iq: np.ndarray
+    frame_starts: list[float]  # sample of the first sync symbol's peak minus half a symbol
+    frame_len: float  # samples per frame
+    payloads: list[bytes]
+
+
+def transmit(link: Link, payloads: list[bytes], seed: int = 0,
+             samp_rate: float | None = None) -> Burst:
+    """Modulate payloads as one continuous transmission: preamble, frames with idle gaps,
+    postamble (idle symbols are pseudo-random from ``seed``)."""
+    rng = np.random.default_rng(seed)
+    framer = link.framer()
+    mod = link.modulator(samp_rate)
+    k = mod.mod.bits_per_symbol
+    nsym = framer.layout.nsym
+    parts = [rng.integers(0, 2, link.preamble_symbols * k).astype(np.uint8)]
+    starts_sym = []
+    sym = link.preamble_symbols
+    for i, pl in enumerate(payloads):
+        parts.append(framer.frame_bits(pl))
+        starts_sym.append(sym)
+        sym += nsym
+        gap = link.gap_symbols if i < len(payloads) - 1 else link.postamble_symbols
+        parts.append(rng.integers(0, 2, gap * k).astype(np.uint8))
+        sym += gap
+    if not payloads:
+        parts.append(rng.integers(0, 2, link.postamble_symbols * k).astype(np.uint8))
+    iq = mod.run(np.concatenate(parts))
+    sps = mod.sps
+    starts = [mod.symbol_peak_sample(s) - sps / 2 for s in starts_sym]
+    return Burst(iq, starts, nsym * sps, list(payloads))
+
+
+def frames_from_payload_file(path: str, payload_len: int) -> list[bytes]:
+    """Read payloads: one frame per line in hex (blank lines and '#' comments ignored)."""
+    p = Path(path)
+    if not p.is_file():
+        raise OrbitlinkError(f"{path}: payload file not found")
+    out = []
+    for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1):
+        s = line.split("#", 1)[0].strip().replace(" ", "")
+        if not s:
+            continue
+        try:
+            b = bytes.fromhex(s)
+        except ValueError:
+            raise OrbitlinkError(f"{path} line {n}: not a hexadecimal payload") from None
+        if len(b) != payload_len:
+            raise OrbitlinkError(f"{path} line {n}: payload has {len(b)} bytes but the link "
+                                 f"carries {payload_len}-byte payloads")
+        out.append(b)
+    if not out:
+        raise OrbitlinkError(f"{path}: no payloads in the file")
+    return out
+
+
+def pdus(payloads) -> list[Pdu]:
+    return [Pdu(bytes(p)) for p in payloads]
