@@ -234,7 +234,7 @@ class FllParams:
                          lo=0.0, hi=1.0)
     max_offset: float = param(0.3, "Largest carrier offset acquired", unit="x symbol rate",
                               lo=0.0, hi=4.0, lo_open=True)
-    min_line_db: float = param(12.5, "Height of the spectral line over the median that counts "
+    min_line_db: float = param(14.0, "Height of the spectral line over the median that counts "
                                "as signal present (noise alone: 10-13 dB)", unit="dB", lo=0.0)
     decim: int = param(256, "Samples per tracking-loop update", unit="samples", lo=4, hi=1 << 16)
     smooth: int = param(1, "Boxcar length before the tracking discriminator (1 = none)",
