@@ -24,7 +24,7 @@ system-deps:
 	fi
 
 demo: $(STAMP)
-	$(VENV)/bin/orbitlink loopback --link qpsk --frames 50 --ebn0 8 --cfo 1500 --sro 50 --out out/demo
+	$(VENV)/bin/orbitlink loopback --link qpsk --frames 50 --ebn0 10 --cfo 1500 --sro 50 --out out/demo --plot
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest -q
