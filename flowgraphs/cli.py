@@ -389,6 +389,9 @@ def main(argv=None) -> int:
 
     try:
         return args.func(args)
+    except BrokenPipeError:  # stdout closed early (e.g. '| head'); before OSError, its base
+        _quiet_stdout()
+        return 0
     except OrbitlinkError as e:
         return _err(str(e))
     except ValueError as e:
@@ -398,8 +401,16 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("orbitlink: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
+
+
+def _quiet_stdout():
+    """Point stdout at /dev/null so that the flush at exit does not fail again."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (e.g. captured)
+        pass
 
 
 if __name__ == "__main__":

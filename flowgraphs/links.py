@@ -85,7 +85,8 @@ class Link:
         kw = dict(self.receiver)
         kw.update(modulation=self.modulation, symbol_rate=float(self.symbol_rate),
                   samp_rate=float(samp_rate or self.samp_rate), alpha=self.rrc_alpha)
-        p = coerce_params(PskDemodulatorParams, kw, f"{self.source or self.name}: receiver")
+        p = coerce_params(PskDemodulatorParams, _whole_ints(PskDemodulatorParams, kw),
+                          f"{self.source or self.name}: receiver")
         return PskDemodulator(p, debug_taps=debug_taps)
 
     def deframer(self, samp_rate: float | None = None) -> SyncDeframer:
@@ -95,13 +96,22 @@ class Link:
         kw = {k: v for k, v in self.framing.items() if k != "type"}
         kw.update(modulation=self.modulation, differential=self.differential,
                   samp_rate=float(samp_rate), symbol_rate=float(self.symbol_rate))
-        return coerce_params(SyncFrameParams, kw, f"{self.source or self.name}: framing")
+        return coerce_params(SyncFrameParams, _whole_ints(SyncFrameParams, kw),
+                             f"{self.source or self.name}: framing")
 
     def summary(self) -> dict:
         return {"name": self.name, "modulation": self.modulation,
                 "differential": self.differential, "symbol_rate": self.symbol_rate,
                 "samp_rate": self.samp_rate, "sps": round(self.sps, 6),
                 "payload_len": self.payload_len, "description": self.description}
+
+
+def _whole_ints(params_cls, kw: dict) -> dict:
+    """YAML ``64.0`` for an ``int`` parameter becomes ``64`` (validation accepts whole floats,
+    but the blocks need real ints, e.g. for array sizes); other values are left to validation."""
+    ints = {f.name for f in dataclasses.fields(params_cls) if f.type in (int, "int")}
+    return {k: (int(v) if k in ints and isinstance(v, float) and v.is_integer() else v)
+            for k, v in kw.items()}
 
 
 # ------------------------------------------------------------------------------------------------
@@ -185,6 +195,8 @@ def parse_link(doc, where: str) -> Link:
         link.demodulator()
     except ParamError as e:
         raise LinkError(str(e)) from None
+    except OrbitlinkError as e:  # e.g. a sync word that is not hexadecimal
+        raise LinkError(f"{where}: {e}") from None
     return link
 
 
@@ -200,18 +212,25 @@ def _apply_override(doc: dict, key: str, value: str, where: str):
         d[parts[-1]] = value
 
 
+def _read_text(p, where: str) -> str:
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise LinkError(f"{where}: a link file must be UTF-8 text") from None
+
+
 def load_link(name_or_path: str, overrides: dict[str, str] | None = None) -> Link:
     """Load a packaged link by name, or a link file by path; apply ``key=value`` overrides."""
     p = Path(name_or_path)
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.is_file():
             raise LinkError(f"{name_or_path}: link file not found")
-        where, text = str(p), p.read_text()
+        where, text = str(p), _read_text(p, str(p))
     else:
         f = _links_dir() / f"{name_or_path}.yaml"
         if not f.is_file():
             raise LinkError(f"unknown link '{name_or_path}'; known links: {', '.join(link_names())}")
-        where, text = f"{name_or_path}.yaml", f.read_text()
+        where, text = f"{name_or_path}.yaml", _read_text(f, f"{name_or_path}.yaml")
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
