@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -42,6 +43,24 @@ _TOP_KEYS = {"format", "name", "description", "modulation", "differential", "sym
              "samp_rate", "rrc_alpha", "preamble_symbols", "gap_symbols", "postamble_symbols",
              "framing", "receiver"}
 _FRAMING_KEYS = {"type", "sync_word", "payload_len", "crc", "max_errors"}
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML loader that also reads 1e6 and 2.5E-3 as numbers (YAML 1.2 floats)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def _yaml(text):
+    return yaml.load(text, Loader=_Loader)
 
 
 class LinkError(OrbitlinkError):
@@ -207,7 +226,7 @@ def _apply_override(doc: dict, key: str, value: str, where: str):
         d = d.setdefault(p, {})
         _check(isinstance(d, dict), where, f"--set {key}: '{p}' is not a mapping")
     try:
-        d[parts[-1]] = yaml.safe_load(value)
+        d[parts[-1]] = _yaml(value)
     except yaml.YAMLError:
         d[parts[-1]] = value
 
@@ -232,7 +251,7 @@ def load_link(name_or_path: str, overrides: dict[str, str] | None = None) -> Lin
             raise LinkError(f"unknown link '{name_or_path}'; known links: {', '.join(link_names())}")
         where, text = f"{name_or_path}.yaml", _read_text(f, f"{name_or_path}.yaml")
     try:
-        doc = yaml.safe_load(text)
+        doc = _yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""

@@ -168,6 +168,8 @@ def coerce_params(params_cls, values: dict, owner: str = ""):
         tname = _type_name(names[k].type).replace(" ", "")
         if tname == "float" and isinstance(v, int) and not isinstance(v, bool):
             v = float(v)
+        if (tname == "int" and isinstance(v, float) and math.isfinite(v) and v.is_integer()):
+            v = int(v)
         if tname.startswith("tuple") and isinstance(v, list):
             v = tuple(v)
         kw[k] = v

@@ -202,10 +202,10 @@ def mpower_freq(x: np.ndarray, power: int, fmax: float, cutoff: float | None = N
     if len(x) < 16:
         return 0.0, 0.0
     if cutoff is not None and cutoff < 0.5:
-        from scipy.signal import firwin
-
         ntap = min(len(x) // 2 * 2 - 1, int(8 / cutoff) | 1)
-        x = np.convolve(x, firwin(ntap, 2 * cutoff, window="hann"), mode="same")
+        m = np.arange(ntap) - (ntap - 1) / 2
+        h = 2 * cutoff * np.sinc(2 * cutoff * m) * np.hanning(ntap)  # windowed-sinc low-pass
+        x = np.convolve(x, h / h.sum(), mode="same")
     u = x ** power
     n = len(u)
     u = u * np.hanning(n)
@@ -416,6 +416,12 @@ class SymbolSync(Block):
         self._w = np.zeros(n0, np.float32)
         self._base = -n0
 
+    def _flush(self):
+        # the matched filter looks K samples ahead: pad zeros so the last symbols come out
+        pad = np.zeros(self._K + 2, np.complex64)
+        w = np.full(len(pad), self._w[-1] if len(self._w) else 0.0, np.float32)
+        return self._process(pad, w)
+
     def _process(self, x, freq=None):
         n = len(x)
         xr = np.concatenate([self._xr, x.real.astype(np.float32)])
@@ -586,10 +592,13 @@ class PskDemodulator(Block):
         return self.sync._process(y, w)
 
     def _flush(self):
-        if self.fll is None:
-            return np.zeros(0, SYM_DTYPE)
-        y = self.fll.flush()
-        return self.sync._process(y, self.fll.last_freq) if len(y) else np.zeros(0, SYM_DTYPE)
+        parts = []
+        if self.fll is not None:
+            y = self.fll.flush()
+            if len(y):
+                parts.append(self.sync._process(y, self.fll.last_freq))
+        parts.append(self.sync.flush())
+        return np.concatenate(parts)
 
     def copy(self):
         taps, self.debug_taps = self.debug_taps, None

@@ -129,9 +129,6 @@ def test_coerce_validates():
         coerce_params(P, {"gain": True}, "x")  # a bool is not turned into a float
 
 
-@pytest.mark.xfail(strict=True, reason="BUG modem/block.py: coerce_params keeps 64.0 (YAML) as a "
-                   "float for an int field and validate_params accepts it; blocks then use it "
-                   "as an array size (flowgraphs/links.py works around it)")
 def test_coerce_whole_float_for_int_becomes_int():
     p = coerce_params(P, {"taps": 8.0})
     assert type(p.taps) is int
