@@ -212,7 +212,7 @@ def main():
                 print(f"{x['stage']:10s} {x['s']:7.3f} {x['msps']:8.1f} {100 * x['share']:5.1f}% "
                       + (f"{x['kernel_s']:9.3f} {x['kernel_msps']:9.1f} {x['glue_s']:7.3f}"
                          if x["kernel_msps"] else ""))
-            print("glue operations, isolated, seconds per 20 M-sample run:")
+            print(f"glue operations, isolated, seconds per run of {nsamp} samples:")
             for k, v in r["glue_micro_s_per_run"].items():
                 print(f"  {v:7.4f}  {k}")
     if args.json:
