@@ -423,18 +423,24 @@ class SymbolSync(Block):
         return self._process(pad, w)
 
     def _process(self, x, freq=None):
-        n = len(x)
-        xr = np.concatenate([self._xr, x.real.astype(np.float32)])
-        xi = np.concatenate([self._xi, x.imag.astype(np.float32)])
-        w = np.concatenate([self._w, np.zeros(n, np.float32) if freq is None else freq])
-        nmax = int(len(xr) / (self.params.sps * (1 - self.params.max_dev))) + 4
+        h, n = len(self._xr), len(x)
+        m = h + n
+        xr = np.empty(m, np.float32)
+        xi = np.empty(m, np.float32)
+        w = np.empty(m, np.float32)
+        xr[:h], xr[h:] = self._xr, x.real
+        xi[:h], xi[h:] = self._xi, x.imag
+        w[:h] = self._w
+        w[h:] = 0.0 if freq is None else freq
+        nmax = int(m / (self.params.sps * (1 - self.params.max_dev))) + 4
         z = np.empty(nmax, np.complex64)
         t = np.empty(nmax, np.float64)
         f = np.empty(nmax, np.float32)
-        nout = K.symsync(xr, xi, w, self._base, len(xr), self._state, self._prm, self._taps, z, t, f)
+        nout = K.symsync(xr, xi, w, self._base, m, self._state, self._prm, self._taps, z, t, f)
         keep = int(math.floor(self._state[K.SS_T] - self._state[K.SS_PER])) - self._K - 2 - self._base
-        keep = max(0, min(keep, len(xr)))
-        self._xr, self._xi, self._w = xr[keep:], xi[keep:], w[keep:]
+        keep = max(0, min(keep, m))
+        # keep only the short history (a copy, so the chunk-sized buffers are freed)
+        self._xr, self._xi, self._w = xr[keep:].copy(), xi[keep:].copy(), w[keep:].copy()
         self._base += keep
         out = np.empty(nout, SYM_DTYPE)
         out["z"], out["t"], out["f"] = z[:nout], t[:nout], f[:nout]

@@ -69,11 +69,13 @@ def agc(x, state, rate, ref, max_gain, out):
     state: [gain].
     """
     g = state[0]
+    c0 = 1.0 + rate * ref
     for i in range(x.shape[0]):
-        y = x[i] * g
-        out[i] = y
-        p = y.real * y.real + y.imag * y.imag
-        g = g * (1.0 + rate * (ref - p))
+        xr = np.float64(x[i].real)
+        xi = np.float64(x[i].imag)
+        out[i] = complex(xr * g, xi * g)
+        q = rate * (xr * xr + xi * xi)
+        g = g * (c0 - q * (g * g))
         if g > max_gain:
             g = max_gain
         elif g < 1e-9:
@@ -121,6 +123,34 @@ def fll(x, state, buf, decim, n_acq, min_corr, g_trk, g2, w_max, out, out_w):
     nb = buf.shape[0]
     c = math.cos(w)
     s = -math.sin(w)
+    if n_acq <= upd and g_trk == 0.0 and g2 == 0.0:
+        # loop frozen: w only ever gets w += 0*e + wdot (wdot frozen too), so only the NCO runs
+        for i in range(x.shape[0]):
+            xr = x[i].real
+            xi = x[i].imag
+            out[i] = complex(xr * ph_re - xi * ph_im, xr * ph_im + xi * ph_re)
+            out_w[i] = w
+            t = ph_re * c - ph_im * s
+            ph_im = ph_re * s + ph_im * c
+            ph_re = t
+            cnt += 1
+            if cnt == decim:
+                cnt = 0
+                w += wdot
+                if w > w_max:
+                    w = w_max
+                elif w < -w_max:
+                    w = -w_max
+                c = math.cos(w)
+                s = -math.sin(w)
+                mag = math.sqrt(ph_re * ph_re + ph_im * ph_im)
+                ph_re /= mag
+                ph_im /= mag
+        state[FLL_PH_RE] = ph_re
+        state[FLL_PH_IM] = ph_im
+        state[FLL_W] = w
+        state[FLL_CNT] = cnt
+        return x.shape[0]
     for i in range(x.shape[0]):
         xr = x[i].real
         xi = x[i].imag
@@ -223,11 +253,11 @@ def _mf(xr, xi, base_idx, t, taps, nfilt, kk):
     row = taps[p]
     ar = np.float32(0.0)
     ai = np.float32(0.0)
-    j0 = i0 - kk + 1
+    j0 = np.uintp(i0 - kk + 1)
     for j in range(2 * kk):
         h = row[j]
-        ar += xr[j0 + j] * h
-        ai += xi[j0 + j] * h
+        ar += xr[j0 + np.uintp(j)] * h
+        ai += xi[j0 + np.uintp(j)] * h
     return ar, ai
 
 
@@ -283,11 +313,15 @@ def symsync(xr, xi, wv, base_idx, n_avail, state, prm, taps, out_z, out_t, out_f
         s = math.sin(th)
         zr = y_re * c + y_im * s
         zi = y_im * c - y_re * s
-        thm = th - 0.5 * om
-        cm = math.cos(thm)
-        sm = math.sin(thm)
-        qr = m_re * cm + m_im * sm
-        qi = m_im * cm - m_re * sm
+        if offset:
+            thm = th - 0.5 * om
+            cm = math.cos(thm)
+            sm = math.sin(thm)
+            qr = m_re * cm + m_im * sm
+            qi = m_im * cm - m_re * sm
+        else:
+            qr = 0.0
+            qi = 0.0
         mag2 = zr * zr + zi * zi
         pw += pavg * (mag2 - pw)
         amp = math.sqrt(pw) + 1e-20
