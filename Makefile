@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# Optional OS packages (SoapySDR bindings); needs root, skipped quietly otherwise.
+# Optional OS packages (SoapySDR bindings for the radio drivers); needs root, skipped quietly otherwise.
 system-deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	  python3 -c 'import SoapySDR' 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-soapysdr >/dev/null; } || true; \
@@ -26,7 +26,7 @@ system-deps:
 demo: $(STAMP)
 	$(VENV)/bin/orbitlink loopback --link qpsk --frames 50 --ebn0 10 --cfo 1500 --sro 50 --out out/demo --plot
 
-test: $(STAMP) system-deps
+test: $(STAMP)
 	$(PY) -m pytest -q
 
 test-ber: $(STAMP)

@@ -54,6 +54,40 @@ def cmd_links(args) -> int:
 
 
 # ------------------------------------------------------------------------------------------------
+# blocks
+
+
+def cmd_blocks(args) -> int:
+    from orbitlink.flowgraphs.registry import all_blocks
+    from orbitlink.modem.block import describe_params
+
+    reg = all_blocks()
+    names = [args.name] if args.name else sorted(reg)
+    if args.name and args.name not in reg:
+        return _err(f"unknown block '{args.name}'; known blocks: {', '.join(sorted(reg))}")
+    for n in names:
+        cls = reg[n]
+        doc = (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+        params = describe_params(cls.Params)
+        if args.json:
+            print(json.dumps({"name": n, "rate": cls.rate.value, "in": cls.in_type,
+                              "out": cls.out_type, "doc": doc, "params": params}, default=str))
+            continue
+        print(f"{n}  ({cls.in_type} -> {cls.out_type}, {cls.rate.value})  {doc}")
+        if args.name:
+            for q in params:
+                rng = ""
+                if q["choices"]:
+                    rng = "one of " + ", ".join(map(str, q["choices"]))
+                elif q["lo"] is not None or q["hi"] is not None:
+                    rng = f"[{'' if q['lo'] is None else q['lo']}, {'' if q['hi'] is None else q['hi']}]"
+                unit = f" {q['unit']}" if q["unit"] else ""
+                print(f"    {q['name']:<14} {q['type']:<6} default {q['default']!r}{unit}  {rng}")
+                print(f"        {q['doc']}")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
 # encode
 
 
@@ -334,6 +368,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a link parameter, e.g. --set symbol_rate=4800 "
                             "or --set receiver.carrier_bw=0.02 (repeatable)")
+
+    p = sub.add_parser("blocks", help="list the registered blocks and their parameters")
+    p.add_argument("name", nargs="?", help="show one block's parameters")
+    p.add_argument("--json", action="store_true", help="one JSON object per block")
+    p.set_defaults(func=cmd_blocks)
 
     p = sub.add_parser("encode", help="modulate payloads into a SigMF recording")
     link_opts(p, True)
