@@ -1,0 +1,38 @@
+"""numba kernels on unpacked bit streams (one bit per uint8).
+
+Pure functions: inputs, parameters, state arrays (updated in place) and preallocated outputs in;
+the number of items written out. No jitclass, one signature per kernel, ``cache=True``.
+"""
+
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def mult_scramble(x, taps, state, out):
+    """Multiplicative (self-synchronising) scrambler: ``out[n] = x[n] ^ XOR_t out[n - t]``.
+
+    Parameters
+    ----------
+    x : uint8[:]
+        Input bits (only bit 0 of each item is used).
+    taps : int64[:]
+        Feedback delays t >= 1 (G3RUH: 12 and 17), each at most 62.
+    state : int64[1]
+        Shift register of past outputs, bit k = ``out[n - 1 - k]``; updated in place.
+    out : uint8[:]
+        Output bits, same length as ``x``.
+    """
+    s = state[0]
+    width = 0
+    for t in taps:
+        if t > width:
+            width = t
+    mask = (1 << width) - 1
+    for i in range(x.shape[0]):
+        b = x[i] & 1
+        for t in taps:
+            b ^= (s >> (t - 1)) & 1
+        out[i] = b
+        s = ((s << 1) | b) & mask
+    state[0] = s
+    return x.shape[0]
