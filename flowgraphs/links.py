@@ -33,6 +33,7 @@ import numpy as np
 import yaml
 
 from orbitlink import OrbitlinkError
+from orbitlink.framing.coded import CodedDeframer, CodedFrameParams, CodedFramer
 from orbitlink.framing.syncframe import SyncDeframer, SyncFramer, SyncFrameParams
 from orbitlink.modem.block import ParamError, Pdu, coerce_params
 from orbitlink.modem.modulation import MODULATIONS
@@ -42,7 +43,12 @@ FORMAT = 1
 _TOP_KEYS = {"format", "name", "description", "modulation", "differential", "symbol_rate",
              "samp_rate", "rrc_alpha", "preamble_symbols", "gap_symbols", "postamble_symbols",
              "framing", "receiver"}
-_FRAMING_KEYS = {"type", "sync_word", "payload_len", "crc", "max_errors"}
+FRAMING_TYPES = {
+    # type: (params class, keys the link file may set)
+    "sync_crc": (SyncFrameParams, {"sync_word", "payload_len", "crc", "max_errors", "min_corr"}),
+    "ccsds": (CodedFrameParams, {f.name for f in dataclasses.fields(CodedFrameParams)}
+              - {"modulation", "samp_rate"}),
+}
 
 
 class _Loader(yaml.SafeLoader):
@@ -91,9 +97,30 @@ class Link:
     def payload_len(self) -> int:
         return int(self.framing["payload_len"])
 
+    @property
+    def framing_type(self) -> str:
+        return self.framing.get("type", "sync_crc")
+
+    @property
+    def conv(self) -> str:
+        """Convolutional code variant over the stream ("none" without one)."""
+        if self.framing_type != "ccsds":
+            return "none"
+        return self._frame_params(self.samp_rate).conv
+
     # blocks --------------------------------------------------------------------------------
-    def framer(self) -> SyncFramer:
-        return SyncFramer(self._frame_params(self.samp_rate))
+    def framer(self):
+        cls = SyncFramer if self.framing_type == "sync_crc" else CodedFramer
+        return cls(self._frame_params(self.samp_rate))
+
+    def conv_encoder(self):
+        """The stream-level convolutional encoder of the link, or None."""
+        if self.conv == "none":
+            return None
+        from orbitlink.modem.fec.conv import ConvEncoder
+
+        p = self._frame_params(self.samp_rate)
+        return ConvEncoder(variant=p.conv, rate=p.conv_rate)
 
     def modulator(self, samp_rate: float | None = None) -> PskModulator:
         return PskModulator(modulation=self.modulation, differential=self.differential,
@@ -108,15 +135,17 @@ class Link:
                           f"{self.source or self.name}: receiver")
         return PskDemodulator(p, debug_taps=debug_taps)
 
-    def deframer(self, samp_rate: float | None = None) -> SyncDeframer:
-        return SyncDeframer(self._frame_params(samp_rate or self.samp_rate))
+    def deframer(self, samp_rate: float | None = None):
+        cls = SyncDeframer if self.framing_type == "sync_crc" else CodedDeframer
+        return cls(self._frame_params(samp_rate or self.samp_rate))
 
-    def _frame_params(self, samp_rate) -> SyncFrameParams:
+    def _frame_params(self, samp_rate):
         kw = {k: v for k, v in self.framing.items() if k != "type"}
-        kw.update(modulation=self.modulation, differential=self.differential,
-                  samp_rate=float(samp_rate), symbol_rate=float(self.symbol_rate))
-        return coerce_params(SyncFrameParams, _whole_ints(SyncFrameParams, kw),
-                             f"{self.source or self.name}: framing")
+        cls = FRAMING_TYPES[self.framing_type][0]
+        kw.update(modulation=self.modulation, samp_rate=float(samp_rate))
+        if cls is SyncFrameParams:
+            kw.update(differential=self.differential, symbol_rate=float(self.symbol_rate))
+        return coerce_params(cls, _whole_ints(cls, kw), f"{self.source or self.name}: framing")
 
     def summary(self) -> dict:
         return {"name": self.name, "modulation": self.modulation,
@@ -177,10 +206,11 @@ def parse_link(doc, where: str) -> Link:
            f"'modulation' must be one of {', '.join(MODULATIONS)}, got {doc['modulation']!r}")
     fr = doc["framing"]
     _check(isinstance(fr, dict), where, "'framing' must be a mapping")
-    unknown = sorted(set(fr) - _FRAMING_KEYS)
+    ftype = fr.get("type", "sync_crc")
+    _check(ftype in FRAMING_TYPES, where, f"'framing.type' must be one of "
+           f"{', '.join(FRAMING_TYPES)}, got {ftype!r}")
+    unknown = sorted(set(fr) - FRAMING_TYPES[ftype][1] - {"type"})
     _check(not unknown, where, f"unknown key 'framing.{unknown[0] if unknown else ''}'")
-    _check(fr.get("type", "sync_crc") == "sync_crc", where,
-           f"'framing.type' must be sync_crc, got {fr.get('type')!r}")
     rx = doc.get("receiver") or {}
     _check(isinstance(rx, dict), where, "'receiver' must be a mapping")
     rx_fields = {f.name for f in dataclasses.fields(PskDemodulatorParams)}
@@ -283,24 +313,32 @@ def transmit(link: Link, payloads: list[bytes], seed: int = 0,
     rng = np.random.default_rng(seed)
     framer = link.framer()
     mod = link.modulator(samp_rate)
+    enc = link.conv_encoder()
     k = mod.mod.bits_per_symbol
-    nsym = framer.layout.nsym
-    parts = [rng.integers(0, 2, link.preamble_symbols * k).astype(np.uint8)]
-    starts_sym = []
-    sym = link.preamble_symbols
+    r = enc.code.rate if enc is not None else 1.0  # information bits per coded bit
+
+    def idle(nsym):
+        return rng.integers(0, 2, int(round(nsym * k * r))).astype(np.uint8)
+
+    parts = [idle(link.preamble_symbols)]
+    pos = len(parts[0])
+    starts_bits = []
+    frame_len = 0
     for i, pl in enumerate(payloads):
-        parts.append(framer.frame_bits(pl))
-        starts_sym.append(sym)
-        sym += nsym
-        gap = link.gap_symbols if i < len(payloads) - 1 else link.postamble_symbols
-        parts.append(rng.integers(0, 2, gap * k).astype(np.uint8))
-        sym += gap
+        fb = framer.frame_bits(pl)
+        starts_bits.append(pos)
+        frame_len = len(fb)
+        parts += [fb, idle(link.gap_symbols if i < len(payloads) - 1 else link.postamble_symbols)]
+        pos += len(fb) + len(parts[-1])
     if not payloads:
-        parts.append(rng.integers(0, 2, link.postamble_symbols * k).astype(np.uint8))
-    iq = mod.run(np.concatenate(parts))
+        parts.append(idle(link.postamble_symbols))
+    bits = np.concatenate(parts)
+    if enc is not None:
+        bits = enc.run(bits)
+    iq = mod.run(bits)
     sps = mod.sps
-    starts = [mod.symbol_peak_sample(s) - sps / 2 for s in starts_sym]
-    return Burst(iq, starts, nsym * sps, list(payloads))
+    starts = [mod.symbol_peak_sample(b / r / k) - sps / 2 for b in starts_bits]
+    return Burst(iq, starts, frame_len / r / k * sps, list(payloads))
 
 
 def frames_from_payload_file(path: str, payload_len: int) -> list[bytes]:

@@ -1,0 +1,325 @@
+"""Coded frames (CCSDS TM synchronisation and channel coding, 131.0-B): framer and deframer.
+
+On the air::
+
+    ... | ASM (1ACFFC1D) | codeblock | ASM | codeblock | ...      (then, optionally, the whole
+                                                                 stream convolutionally coded)
+
+where codeblock = randomize(RS(payload + CRC)) with each stage optional (see
+:class:`orbitlink.modem.fec.codec.FrameCodec`). The ASM is not randomized.
+
+The deframer takes synchronised symbols ('sym'), demaps them to LLRs and, because a PSK carrier
+loop may lock at any of the constellation's rotations, runs one decoder per hypothesis that
+cannot be told apart before decoding:
+
+- BPSK with a convolutional code: the two alignments of the code-symbol pairs;
+- QPSK: the carrier locked at 0/180 degrees or at 90/270 degrees (LLR pairs (a, b) -> (b, -a));
+
+and 180 degrees (all bits inverted; both CCSDS generators have odd weight, so the decoded data
+comes out complemented) shows as an inverted ASM. Frames are released in stream order once
+every hypothesis has moved past them, so the output does not depend on chunking.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from orbitlink import OrbitlinkError
+from orbitlink.modem._kernels.sync import asm_search
+from orbitlink.modem.block import Block, Pdu, Rate, SYM_DTYPE, param, register
+from orbitlink.modem.fec.codec import CrcStage, FrameCodec, RandomizerStage, RsStage
+from orbitlink.modem.modulation import m2m4
+from orbitlink.modem.psk import SoftDemapper
+
+CONV_VARIANTS = ("none", "CCSDS", "CCSDS uninverted", "NASA-DSN", "NASA-DSN uninverted")
+CONV_RATES = ("1/2", "2/3", "3/4", "5/6", "7/8")
+
+
+@dataclass(frozen=True)
+class CodedFrameParams:
+    modulation: str = param("bpsk", "Constellation (coded links: BPSK or QPSK)",
+                            choices=("bpsk", "qpsk"))
+    asm: str = param("1ACFFC1D", "Attached sync marker, hexadecimal (32 or 64 bits)")
+    payload_len: int = param(1115, "Payload bytes per frame (before CRC and RS)", unit="bytes",
+                             lo=1, hi=65535)
+    crc: str = param("none", "Frame check appended to the payload", choices=("none", "crc16"))
+    rs_e: int = param(16, "Reed-Solomon correction power (0 = no RS)", choices=(0, 8, 16))
+    rs_basis: str = param("dual", "Reed-Solomon symbol basis", choices=("dual", "conventional"))
+    rs_interleave: int = param(5, "Reed-Solomon interleaving depth", lo=1, hi=8)
+    rs_fill: int = param(0, "Reed-Solomon virtual fill per codeword", unit="bytes", lo=0,
+                         hi=222)
+    randomizer: bool = param(True, "CCSDS pseudo-randomizer over the codeblock")
+    conv: str = param("CCSDS", "Convolutional code over the whole stream", choices=CONV_VARIANTS)
+    conv_rate: str = param("1/2", "Convolutional code rate (punctured above 1/2)",
+                           choices=CONV_RATES)
+    traceback: int = param(96, "Viterbi traceback depth", unit="bits", lo=16, hi=4096)
+    max_errors: int = param(3, "ASM bit errors tolerated", unit="bits", lo=0, hi=16)
+    emit_failed: bool = param(False, "Also emit frames whose RS/CRC check failed")
+    samp_rate: float = param(1.0, "Sample rate of the input samples (for times and Hz)",
+                             unit="Hz", lo=0.0, lo_open=True)
+
+
+def frame_codec(p: CodedFrameParams) -> FrameCodec:
+    """The frame-level codec (everything after the ASM) of a coded link."""
+    stages = []
+    if p.crc == "crc16":
+        stages.append(CrcStage())
+    if p.rs_e:
+        stages.append(RsStage(e=p.rs_e, basis=p.rs_basis, interleave=p.rs_interleave,
+                              virtual_fill=p.rs_fill))
+    if p.randomizer:
+        stages.append(RandomizerStage())
+    return FrameCodec(stages)
+
+
+def _asm_bits(p: CodedFrameParams) -> np.ndarray:
+    try:
+        raw = bytes.fromhex(p.asm)
+    except ValueError:
+        raise OrbitlinkError(f"sync marker {p.asm!r} is not hexadecimal") from None
+    if len(raw) not in (4, 8):
+        raise OrbitlinkError(f"sync marker must have 32 or 64 bits, got {8 * len(raw)}")
+    return np.unpackbits(np.frombuffer(raw, np.uint8))
+
+
+@register
+class CodedFramer(Block):
+    """PDUs to frame bits (u8): ASM + codeblock. The convolutional code, when the link has
+    one, is applied to the whole bit stream by a :class:`~orbitlink.modem.fec.conv.ConvEncoder`
+    after this block."""
+
+    name = "coded_framer"
+    Params = CodedFrameParams
+    rate = Rate.PDU_TO_STREAM
+    in_type = "pdu"
+    out_type = "u8"
+    stateful = False
+
+    def _reset(self):
+        self.codec = frame_codec(self.params)
+        self.asm_bits = _asm_bits(self.params)
+        self.frame_bytes = self.codec.encoded_length(self.params.payload_len)
+
+    def frame_bits(self, payload: bytes) -> np.ndarray:
+        if not isinstance(payload, (bytes, bytearray)):
+            raise OrbitlinkError(f"frame payload must be bytes, not {type(payload).__name__}")
+        if len(payload) != self.params.payload_len:
+            raise OrbitlinkError(f"frame payload has {len(payload)} bytes but the link carries "
+                                 f"{self.params.payload_len}-byte payloads")
+        block = self.codec.encode(bytes(payload))
+        return np.concatenate([self.asm_bits, np.unpackbits(np.frombuffer(block, np.uint8))])
+
+    def _process(self, pdus):
+        if not pdus:
+            return np.zeros(0, np.uint8)
+        return np.concatenate([self.frame_bits(bytes(q.data)) for q in pdus])
+
+    @classmethod
+    def example(cls, rng):
+        pdus = [Pdu(bytes(rng.integers(0, 256, 20).astype(np.uint8))) for _ in range(2)]
+        return cls(payload_len=20, rs_e=0, crc="crc16", conv="none"), pdus
+
+
+class _Hypothesis:
+    """One way of reading the LLR stream: a transform, an optional Viterbi decoder, a search."""
+
+    def __init__(self, index, transform, skip, viterbi):
+        self.index = index
+        self.transform = transform  # "id" or "rot" (QPSK 90 degrees)
+        self.skip = skip  # LLRs dropped at the start of the stream (pair alignment)
+        self.viterbi = viterbi
+        self.bits = np.zeros(0, np.uint8)
+        self.base = 0  # absolute decoded-bit index of bits[0]
+        self.next = 0  # next bit position to examine
+        self.llr_offset = skip
+
+
+@register
+class CodedDeframer(Block):
+    """Synchronised symbols ('sym') to decoded frames (PDUs).
+
+    Metadata of each frame: ``sample_index``, ``symbol_index``, ``time_s``, ``snr_db`` (Es/N0
+    over the frame's symbols), ``freq_offset_hz``, ``crc_ok`` (every check passed), ``rs_ok``
+    and ``rs_corrected`` (when RS is on), ``asm_errors``, ``inverted``, ``hypothesis``.
+    """
+
+    name = "coded_deframer"
+    Params = CodedFrameParams
+    rate = Rate.STREAM_TO_PDU
+    in_type = "sym"
+    out_type = "pdu"
+
+    def _reset(self):
+        p = self.params
+        self.codec = frame_codec(p)
+        self.asm = _asm_bits(p)
+        self.asm_int = int("".join(map(str, self.asm)), 2)
+        self.frame_bits = 8 * self.codec.encoded_length(p.payload_len)
+        self.demap = SoftDemapper(modulation=p.modulation)
+        self.k = 1 if p.modulation == "bpsk" else 2
+        if p.conv != "none":
+            from orbitlink.modem.fec.conv import ConvCode
+
+            self._code = ConvCode(p.conv, p.conv_rate)
+            self._bits_per_llr = self._code.rate  # decoded bits per coded bit
+        else:
+            self._code = None
+            self._bits_per_llr = 1.0
+        # alignments of the code's puncturing period that the stream may start at
+        period = self._code.period if self._code is not None else 1
+        skips = range(period) if p.modulation == "bpsk" else range(0, period, 1 if period % 2 else 2)
+        transforms = ("id",) if p.modulation == "bpsk" else ("id", "rot")
+        hyps = [(tf, s) for tf in transforms for s in skips]
+        self.hyps = [_Hypothesis(i, tf, s, self._new_viterbi()) for i, (tf, s) in enumerate(hyps)]
+        self._sym = np.zeros(0, SYM_DTYPE)
+        self._sym_base = 0
+        self._nllr = 0  # LLRs produced so far
+        self._pending = []  # (symbol_index, hypothesis, Pdu)
+
+    def _new_viterbi(self):
+        if self._code is None:
+            return None
+        from orbitlink.modem.fec.conv import ViterbiDecoder
+
+        return ViterbiDecoder(variant=self.params.conv, rate=self.params.conv_rate,
+                              traceback=self.params.traceback)
+
+    # -----------------------------------------------------------------------------------------
+    def _feed(self, h: _Hypothesis, llr: np.ndarray, final: bool):
+        if h.transform == "rot" and len(llr):  # on whole symbols (LLR pairs), before any skip
+            r = np.empty_like(llr)
+            r[0::2], r[1::2] = llr[1::2], -llr[0::2]
+            llr = r
+        if h.skip:
+            n = min(h.skip, len(llr))
+            llr = llr[n:]
+            h.skip -= n
+        if h.viterbi is not None:
+            parts = [h.viterbi.process(llr)]
+            if final:
+                parts.append(h.viterbi.flush())
+            bits = np.concatenate(parts).astype(np.uint8)
+        else:
+            bits = (llr > 0).astype(np.uint8)
+        h.bits = np.concatenate([h.bits, bits])
+
+    def _bit_to_symbol(self, h: _Hypothesis, bit_index: float) -> int:
+        llr_index = bit_index / self._bits_per_llr + h.llr_offset
+        return int(llr_index // self.k)
+
+    def _search(self, h: _Hypothesis):
+        na = len(self.asm)
+        need = na + self.frame_bits
+        res = np.zeros(3, np.int64)
+        while True:
+            last = h.base + len(h.bits) - need  # last start with a whole frame behind it
+            if h.next > last:
+                break
+            start = h.next - h.base
+            stop = last - h.base + 1
+            if not asm_search(h.bits, start, stop, self.asm_int, na, self.params.max_errors, res):
+                h.next = last + 1
+                break
+            pos = int(res[0])
+            inverted = bool(res[1])
+            fb = h.bits[pos + na: pos + need]
+            if inverted:
+                fb = 1 - fb
+            block = np.packbits(fb).tobytes()
+            payload, info = self.codec.decode(block)
+            ok = bool(info.get("ok", True))
+            abs_pos = h.base + pos
+            if ok or self.params.emit_failed:
+                self._pending.append(self._make_pdu(h, abs_pos, inverted, int(res[2]), payload,
+                                                    info))
+            h.next = abs_pos + (need if ok else 1)
+        drop = h.next - h.base
+        if drop > 0:
+            h.bits = h.bits[drop:]
+            h.base += drop
+
+    def _make_pdu(self, h, abs_pos, inverted, asm_errors, payload, info):
+        p = self.params
+        s0 = self._bit_to_symbol(h, abs_pos)
+        s1 = self._bit_to_symbol(h, abs_pos + len(self.asm) + self.frame_bits)
+        i0 = max(0, s0 - self._sym_base)
+        i1 = max(i0 + 1, min(len(self._sym), s1 - self._sym_base))
+        rec = self._sym[i0:i1]
+        if len(rec):
+            s, n = m2m4(rec["z"])
+            t0 = float(rec["t"][0])
+            f = float(np.mean(rec["f"].astype(np.float64)))
+        else:  # pragma: no cover - symbols always retained up to the watermark
+            s, n, t0, f = 1.0, 1.0, 0.0, 0.0
+        sidx = int(round(t0))
+        meta = {
+            "sample_index": sidx,
+            "symbol_index": int(s0),
+            "time_s": round(sidx / p.samp_rate, 9),
+            "snr_db": round(10 * math.log10(max(s, 1e-30) / n), 2),
+            "freq_offset_hz": round(f * p.samp_rate, 3),
+            "crc_ok": bool(info.get("ok", True)),
+            "asm_errors": asm_errors,
+            "inverted": inverted,
+            "hypothesis": h.index,
+        }
+        for key in ("rs_ok", "rs_corrected"):
+            if key in info:
+                meta[key] = info[key]
+        return (s0, h.index, Pdu(bytes(payload), meta))
+
+    def _release(self, final: bool):
+        if final:
+            ready, self._pending = self._pending, []
+        else:
+            mark = min(self._bit_to_symbol(h, h.next) for h in self.hyps)
+            ready = [x for x in self._pending if x[0] < mark]
+            self._pending = [x for x in self._pending if x[0] >= mark]
+        ready.sort(key=lambda x: (x[0], x[1]))
+        out = []
+        for s0, hi, pdu in ready:
+            if out and abs(out[-1][0] - s0) * self.k * self._bits_per_llr < len(self.asm):
+                continue  # the same frame seen by two hypotheses
+            out.append((s0, hi, pdu))
+        # keep the symbols every hypothesis may still need
+        keep_from = min(self._bit_to_symbol(h, h.next) for h in self.hyps) - 2
+        if self._pending:
+            keep_from = min(keep_from, min(x[0] for x in self._pending))
+        drop = keep_from - self._sym_base
+        if drop > 0:
+            self._sym = self._sym[drop:]
+            self._sym_base += drop
+        return [pdu for _, _, pdu in out]
+
+    def _run(self, sym, final):
+        self._sym = np.concatenate([self._sym, sym])
+        llr = self.demap.process(sym)
+        self._nllr += len(llr)
+        for h in self.hyps:
+            self._feed(h, llr, final)
+            self._search(h)
+        return self._release(final)
+
+    def _process(self, sym):
+        return self._run(sym, final=False)
+
+    def _flush(self):
+        return self._run(np.zeros(0, SYM_DTYPE), final=True)
+
+    @classmethod
+    def example(cls, rng):
+        fr = CodedFramer(payload_len=24, rs_e=0, crc="crc16", conv="none", modulation="qpsk")
+        pdus = [Pdu(bytes(rng.integers(0, 256, 24).astype(np.uint8))) for _ in range(3)]
+        bits = np.concatenate([rng.integers(0, 2, 64).astype(np.uint8), fr.run(pdus),
+                               rng.integers(0, 2, 32).astype(np.uint8)])
+        from orbitlink.modem.modulation import Modulation
+
+        z = Modulation("qpsk").modulate_bits(bits) * np.exp(1j * np.pi / 2)
+        z = z + 0.1 * (rng.standard_normal(len(z)) + 1j * rng.standard_normal(len(z)))
+        rec = np.zeros(len(z), SYM_DTYPE)
+        rec["z"] = z
+        rec["t"] = 4.0 * np.arange(len(z))
+        return cls(payload_len=24, rs_e=0, crc="crc16", conv="none", modulation="qpsk"), rec
