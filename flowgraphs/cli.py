@@ -44,11 +44,11 @@ def cmd_links(args) -> int:
         for r in rows:
             print(json.dumps(r))
         return 0
-    print(f"{'link':<8} {'modulation':<11} {'symbol rate':>12} {'samp rate':>11} {'sps':>7} "
+    print(f"{'link':<13} {'modulation':<11} {'symbol rate':>12} {'samp rate':>11} {'sps':>7} "
           f"{'payload':>8}  description")
     for r in rows:
         mod = r["modulation"] + ("+diff" if r["differential"] else "")
-        print(f"{r['name']:<8} {mod:<11} {r['symbol_rate']:>9.0f} Bd {r['samp_rate']:>8.0f} Hz "
+        print(f"{r['name']:<13} {mod:<11} {r['symbol_rate']:>9.0f} Bd {r['samp_rate']:>8.0f} Hz "
               f"{r['sps']:>7.3f} {r['payload_len']:>6} B  {r['description']}")
     return 0
 
@@ -214,8 +214,9 @@ def cmd_loopback(args) -> int:
     burst = transmit(link, payloads, seed=args.seed + 1)
     mod = link.modulator()
     bps = mod.mod.bits_per_symbol
-    esn0 = args.esn0 if args.esn0 is not None else args.ebn0 + 10 * math.log10(bps)
-    ebn0 = esn0 - 10 * math.log10(bps)
+    rate = link.code_rate
+    esn0 = args.esn0 if args.esn0 is not None else args.ebn0 + 10 * math.log10(bps * rate)
+    ebn0 = esn0 - 10 * math.log10(bps * rate)
     timing = float(rng.uniform(0, 1))
     rx = simulate(burst.iq, samp_rate=link.samp_rate, sps=link.sps, bits_per_symbol=bps,
                   esn0_db=esn0, cfo_hz=args.cfo, sro_ppm=args.sro, timing_offset=timing,
@@ -247,7 +248,7 @@ def cmd_loopback(args) -> int:
     t0 = time.perf_counter()
     rec = open_recording(base)
     syms = []
-    chain = [link.demodulator(rec.samp_rate), link.deframer(rec.samp_rate)]
+    chain = [link.demodulator(rec.samp_rate), link.deframer(rec.samp_rate, emit_failed=True)]
     found = []
     for frames in run_chain(chain, rec.chunks(args.chunk),
                             taps=(lambda i, y: syms.append(y["z"]) if i == 0 else None)):
@@ -276,7 +277,8 @@ def cmd_loopback(args) -> int:
         "frames_ok": nok, "bit_errors": bit_errors, "bits": bits,
         "ber": bit_errors / bits if bits else None,
         "fer": 1 - nok / len(payloads),
-        "ebn0_db": round(ebn0, 3), "esn0_db": round(esn0, 3), "cfo_hz": args.cfo,
+        "ebn0_db": round(ebn0, 3), "esn0_db": round(esn0, 3), "code_rate": round(rate, 6),
+        "cfo_hz": args.cfo,
         "sro_ppm": args.sro, "snr_db": round(float(np.mean(snr)), 2) if snr else None,
         "freq_offset_hz": round(float(np.mean(fo)), 2) if fo else None,
         "false_frames": len(found) - len(matched),
@@ -402,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     link_opts(p, False)
     p.add_argument("--frames", type=int, default=50)
     p.add_argument("--ebn0", type=float, default=10.0, metavar="DB",
-                   help="Eb/N0 per channel bit (default 10 dB)")
+                   help="Eb/N0 per information bit, the code rate included (default 10 dB)")
     p.add_argument("--esn0", type=float, default=None, metavar="DB",
                    help="Es/N0 instead of --ebn0")
     p.add_argument("--cfo", type=float, default=0.0, metavar="HZ", help="carrier offset")

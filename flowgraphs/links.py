@@ -135,9 +135,23 @@ class Link:
                           f"{self.source or self.name}: receiver")
         return PskDemodulator(p, debug_taps=debug_taps)
 
-    def deframer(self, samp_rate: float | None = None):
-        cls = SyncDeframer if self.framing_type == "sync_crc" else CodedDeframer
-        return cls(self._frame_params(samp_rate or self.samp_rate))
+    def deframer(self, samp_rate: float | None = None, emit_failed: bool | None = None):
+        if self.framing_type == "sync_crc":
+            return SyncDeframer(self._frame_params(samp_rate or self.samp_rate))
+        p = self._frame_params(samp_rate or self.samp_rate)
+        if emit_failed is not None:
+            p = dataclasses.replace(p, emit_failed=emit_failed)
+        return CodedDeframer(p)
+
+    @property
+    def code_rate(self) -> float:
+        """Information bits per channel bit of the FEC (convolutional x Reed-Solomon), 1 when
+        uncoded; sync markers and idle symbols are not counted."""
+        if self.framing_type != "ccsds":
+            return 1.0
+        fr = self.framer()
+        r = self.conv_encoder().code.rate if self.conv != "none" else 1.0
+        return r * self.payload_len / fr.frame_bytes
 
     def _frame_params(self, samp_rate):
         kw = {k: v for k, v in self.framing.items() if k != "type"}
