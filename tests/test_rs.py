@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from orbitlink import OrbitlinkError
+from orbitlink.modem.fec.crc import FecInputError
 from orbitlink.modem.fec.rs import (CODES, TAL1TAB, TALTAB, ReedSolomon, ReedSolomonError,
                                     RsResult, conventional_to_dual, dual_to_conventional,
                                     generator_poly)
@@ -452,6 +453,7 @@ def test_bad_parameters(kw, match):
     with pytest.raises(ReedSolomonError, match=match) as ei:
         ReedSolomon(**kw)
     assert isinstance(ei.value, OrbitlinkError) and isinstance(ei.value, ValueError)
+    assert isinstance(ei.value, FecInputError)
     assert _one_sentence(str(ei.value))
 
 

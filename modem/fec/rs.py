@@ -48,7 +48,8 @@ The batch methods :meth:`ReedSolomon.encode_many` and :meth:`ReedSolomon.decode_
 ``encode`` and ``decode`` run the same kernels on one codeblock.
 
 Input of the wrong type raises ``TypeError``; a wrong length or parameter value raises
-:class:`ReedSolomonError` (an ``OrbitlinkError`` and ``ValueError``), with one sentence.
+:class:`ReedSolomonError` (a ``FecInputError``: an ``OrbitlinkError`` and ``ValueError``), with
+one sentence.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orbitlink import OrbitlinkError
 from orbitlink.modem._kernels import rs as _k
+from orbitlink.modem.fec.crc import FecInputError
 
 __all__ = ["ReedSolomon", "RsResult", "RsBatchResult", "ReedSolomonError",
            "conventional_to_dual", "dual_to_conventional", "CODES"]
@@ -74,8 +75,12 @@ MAX_INTERLEAVE = 8
 BASES = ("dual", "conventional")
 
 
-class ReedSolomonError(OrbitlinkError, ValueError):
-    """A Reed-Solomon parameter or input of the right type has a wrong value or length."""
+class ReedSolomonError(FecInputError):
+    """A Reed-Solomon parameter or input of the right type has a wrong value or length.
+
+    A :class:`~orbitlink.modem.fec.crc.FecInputError`, hence an ``OrbitlinkError`` and a
+    ``ValueError``.
+    """
 
 
 # --------------------------------------------------------------------------------------------
