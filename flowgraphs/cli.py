@@ -255,14 +255,16 @@ def cmd_loopback(args) -> int:
         found.extend(frames)
     elapsed = time.perf_counter() - t0
 
-    # match each frame found to the frame sent nearest to it
+    # match each frame found to the frame sent where it was found (frames that pass their
+    # check first, so that a false sync near a real frame does not take its place)
     sps = link.sps / scale
+    tol = 8 * sps
     bit_errors = bits = nok = 0
     matched = set()
-    for p in found:
+    for p in sorted(found, key=lambda q: not q.meta["crc_ok"]):
         pos = p.meta["sample_index"] - sps / 2
         i = int(np.argmin([abs(pos - s) for s in starts]))
-        if abs(pos - starts[i]) > burst.frame_len / 2 or i in matched:
+        if abs(pos - starts[i]) > tol or i in matched:
             continue
         matched.add(i)
         nok += bool(p.meta["crc_ok"])

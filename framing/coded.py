@@ -169,7 +169,7 @@ class CodedDeframer(Block):
             self._code = None
             self._bits_per_llr = 1.0
         # alignments of the code's puncturing period that the stream may start at
-        period = self._code.period if self._code is not None else 1
+        period = self._code.sent_per_period if self._code is not None else 1
         skips = range(period) if p.modulation == "bpsk" else range(0, period, 1 if period % 2 else 2)
         transforms = ("id",) if p.modulation == "bpsk" else ("id", "rot")
         hyps = [(tf, s) for tf in transforms for s in skips]
