@@ -20,8 +20,9 @@ Trellis conventions (shared with :mod:`orbitlink.modem.fec.conv`)
   ``s1``/``s2`` are -1 where the transmitted symbol is inverted. LLRs are clamped to
   +-``LLR_LIM``; NaN must be rejected by the caller.
 * Path metrics are float32 correlations (larger is better): a branch expecting bits (c1, c2)
-  adds ``(2c1 - 1) x1 + (2c2 - 1) x2``. After every absolute step ``t`` with ``t % 8 == 7`` the
-  largest metric is subtracted from all 64, so the values never grow. Ties pick the predecessor
+  adds ``(2c1 - 1) x1 + (2c2 - 1) x2``. After every absolute step ``t`` with
+  ``t % RENORM_PERIOD == RENORM_PERIOD - 1`` the largest metric is subtracted from all 64, so
+  the values stay bounded (below 32 * 2 * LLR_LIM + the spread of the metrics). Ties pick the predecessor
   without the oldest bit (state ``i``).
 * Decisions are one uint64 word per step: bit ``s`` is 1 when new state ``s`` came from old
   state ``(s >> 1) | 32``. Traceback: ``s_prev = (s >> 1) | (((word >> s) & 1) << 5)``, and the
@@ -48,6 +49,7 @@ G1_REV = 0b1001111  # 171 octal, bit-reversed (79)
 G2_REV = 0b1101101  # 133 octal, bit-reversed (109)
 LLR_LIM = np.float32(1e30)
 NEG_METRIC = np.float32(-1e37)  # metric of a state known not to be the start state
+RENORM_PERIOD = 32  # steps between renormalisations (a power of two)
 
 
 def _parity(x: int) -> int:
@@ -197,8 +199,8 @@ def _acs_simd(typingctx, metrics, llr, p0, n, ia, s1, s2, dec, t0, rmask):
             t = builder.add(at0, k)
             builder.store(word, builder.gep(da.data, [builder.and_(t, armask)]))
             builder.store(nv, slot)
-            seven = ir.Constant(_i64, 7)
-            with builder.if_then(builder.icmp_unsigned("==", builder.and_(t, seven), seven)):
+            last = ir.Constant(_i64, RENORM_PERIOD - 1)
+            with builder.if_then(builder.icmp_unsigned("==", builder.and_(t, last), last)):
                 r = nv
                 w = 64
                 while w > 1:
@@ -278,7 +280,7 @@ def acs_steps_ref(metrics, llr, p0, n, ia, s1, s2, dec, t0, rmask):
                 word |= np.uint64(1) << np.uint64(2 * i + 1)
         t = t0 + k
         dec[t & rmask] = word
-        if (t & 7) == 7:
+        if (t & (RENORM_PERIOD - 1)) == RENORM_PERIOD - 1:
             top = nm[0]
             for i in range(1, 64):
                 top = nm[i] if nm[i] > top else top
