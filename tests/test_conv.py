@@ -460,6 +460,7 @@ def _msg(exc_info) -> str:
     (lambda: decode_terminated(np.zeros(9, np.float32), rate="3/4"), ["9 LLRs", "3/4", "8", "10"]),
     (lambda: decode_terminated(np.zeros(20), variant="ccsds"), ["variant", "'ccsds'", "'CCSDS'"]),
     (lambda: decode_terminated(np.zeros(20), rate="4/5"), ["rate", "'4/5'", "7/8"]),
+    (lambda: decode_terminated(np.zeros(20), variant=["CCSDS"]), ["variant", "['CCSDS']"]),
     (lambda: decode_terminated(np.zeros(20), variant="NASA-DSN", rate="3/4"), ["NASA-DSN", "3/4"]),
     (lambda: decode_terminated("0101"), ["array", "str"]),
     (lambda: decode_terminated(None), ["array", "NoneType"]),
@@ -478,7 +479,7 @@ def _msg(exc_info) -> str:
     (lambda: ViterbiDecoder().process(np.zeros((4, 2), np.float32)), ["shape"]),
     (lambda: ViterbiDecoder().process([0.1, float("nan")]), ["NaN"]),
     (lambda: ViterbiDecoder(variant="NASA-DSN", rate="2/3"), ["NASA-DSN", "2/3"]),
-], ids=["odd", "short", "punct-length", "variant", "rate", "nasa-punct", "str", "none", "dict",
+], ids=["odd", "short", "punct-length", "variant", "rate", "variant-list", "nasa-punct", "str", "none", "dict",
         "3d", "nan", "complex", "bit-2", "bit-half", "bits-str", "scalar", "neg-length",
         "block-bit-3", "block-str", "dec-str", "dec-2d", "dec-nan", "block-nasa-punct"])
 def test_bad_input(call, needles):

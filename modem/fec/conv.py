@@ -283,8 +283,14 @@ class ConvCode:
 
 
 @functools.lru_cache(maxsize=None)
-def _code(variant, rate) -> ConvCode:
+def _cached_code(variant, rate) -> ConvCode:
     return ConvCode(variant, rate)
+
+
+def _code(variant, rate) -> ConvCode:
+    if isinstance(variant, str) and isinstance(rate, str):
+        return _cached_code(variant, rate)
+    return ConvCode(variant, rate)  # raises the error naming the bad value
 
 
 def encode(bits, terminate: bool = True, variant: str = "CCSDS", rate: str = "1/2") -> np.ndarray:
