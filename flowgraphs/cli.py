@@ -150,7 +150,7 @@ def cmd_decode(args) -> int:
         return _err(f"{rec.name}: the recording does not say which link it carries; "
                     f"give --link (see 'orbitlink links')")
     link = load_link(name, _overrides(args.set))
-    chain = [link.demodulator(rec.samp_rate), link.deframer(rec.samp_rate)]
+    chain = link.rx_chain(rec.samp_rate)
     rec_time = _parse_time(rec.datetime)
     n = ok = 0
     progress = Progress(rec.num_samples, "decoding")
@@ -248,7 +248,7 @@ def cmd_loopback(args) -> int:
     t0 = time.perf_counter()
     rec = open_recording(base)
     syms = []
-    chain = [link.demodulator(rec.samp_rate), link.deframer(rec.samp_rate, emit_failed=True)]
+    chain = link.rx_chain(rec.samp_rate, emit_failed=True)
     found = []
     for frames in run_chain(chain, rec.chunks(args.chunk),
                             taps=(lambda i, y: syms.append(y["z"]) if i == 0 else None)):

@@ -143,6 +143,12 @@ class Link:
             p = dataclasses.replace(p, emit_failed=emit_failed)
         return CodedDeframer(p)
 
+    def rx_chain(self, samp_rate: float | None = None, emit_failed: bool | None = None,
+                 debug_taps=None) -> list:
+        """The receive blocks, IQ in, PDUs out, in order (a linear graph)."""
+        return [self.demodulator(samp_rate, debug_taps=debug_taps),
+                self.deframer(samp_rate, emit_failed=emit_failed)]
+
     @property
     def code_rate(self) -> float:
         """Information bits per channel bit of the FEC (convolutional x Reed-Solomon), 1 when

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orbitlink.modem.block import Block, param, register
+from orbitlink.modem.block import Block, Rate, param, register
 from orbitlink.modem.fec.crc import FecInputError
 
 __all__ = [
@@ -234,3 +234,23 @@ def nrzm_decode(levels, initial_level: int = 0) -> np.ndarray:
 def nrzm_decode_soft(llrs, initial_level: int = 0) -> np.ndarray:
     """Soft NRZ-M-decode whole float32 level LLRs; float32 bit LLRs out (positive = 1)."""
     return NrzmDecoderSoft(initial_level=initial_level).run(llrs)
+
+
+@dataclass(frozen=True)
+class SlicerParams:
+    threshold: float = param(0.0, "LLRs above this become bit 1", lo=-1e9, hi=1e9)
+
+
+@register
+class Slicer(Block):
+    """Hard decisions: LLRs (f32, positive = 1) to bits (u8 0/1). Stateless."""
+
+    name = "slicer"
+    Params = SlicerParams
+    rate = Rate.SYNC
+    in_type = "f32"
+    out_type = "u8"
+    stateful = False
+
+    def _process(self, llr):
+        return (llr > self.params.threshold).astype(np.uint8)
