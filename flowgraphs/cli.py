@@ -54,6 +54,24 @@ def cmd_links(args) -> int:
 
 
 # ------------------------------------------------------------------------------------------------
+# expand
+
+
+def cmd_expand(args) -> int:
+    import yaml
+
+    from orbitlink.flowgraphs.links import load_link
+
+    link = load_link(args.link, _overrides(args.set))
+    g = link.expand()
+    if args.json:
+        print(json.dumps(g, indent=2))
+    else:
+        print(yaml.safe_dump(g, sort_keys=False), end="")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------------
 # blocks
 
 
@@ -372,6 +390,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
                        help="override a link parameter, e.g. --set symbol_rate=4800 "
                             "or --set receiver.carrier_bw=0.02 (repeatable)")
+
+    p = sub.add_parser("expand", help="print the explicit graph (blocks and parameters) of a link")
+    link_opts(p, True)
+    p.add_argument("--json", action="store_true", help="JSON instead of YAML")
+    p.set_defaults(func=cmd_expand)
 
     p = sub.add_parser("blocks", help="list the registered blocks and their parameters")
     p.add_argument("name", nargs="?", help="show one block's parameters")

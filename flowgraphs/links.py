@@ -149,6 +149,21 @@ class Link:
         return [self.demodulator(samp_rate, debug_taps=debug_taps),
                 self.deframer(samp_rate, emit_failed=emit_failed)]
 
+    def tx_chain(self, samp_rate: float | None = None) -> list:
+        """The transmit blocks, PDUs in, IQ out, in order."""
+        enc = self.conv_encoder()
+        return [self.framer()] + ([enc] if enc is not None else []) + [self.modulator(samp_rate)]
+
+    def expand(self) -> dict:
+        """The explicit graph this link stands for: blocks with every parameter, in order."""
+        def node(b):
+            return {"block": b.name, "params": dataclasses.asdict(b.params)}
+
+        return {"format": FORMAT, "link": self.name, "source": self.source,
+                "tx": [node(b) for b in self.tx_chain()],
+                "rx": [node(b) for b in self.rx_chain()],
+                "connections": "each block feeds the next"}
+
     @property
     def code_rate(self) -> float:
         """Information bits per channel bit of the FEC (convolutional x Reed-Solomon), 1 when

@@ -29,3 +29,24 @@ def test_blocks_shows_one_block_and_rejects_unknown(capsys):
     assert "timing_bw" in out and "x symbol rate" in out
     assert main(["blocks", "nope"]) == 2
     assert "unknown block 'nope'" in capsys.readouterr().err
+
+
+def test_expand_gives_a_valid_explicit_graph_for_every_link(capsys):
+    import yaml
+
+    from orbitlink.flowgraphs.links import link_names
+    from orbitlink.modem.block import coerce_params
+
+    reg = all_blocks()
+    for name in link_names():
+        assert main(["expand", "--link", name]) == 0
+        g = yaml.safe_load(capsys.readouterr().out)
+        assert g["link"] == name and g["tx"] and g["rx"]
+        assert g["rx"][0]["block"] == "psk_demod" and g["tx"][-1]["block"] == "psk_mod"
+        for node in g["tx"] + g["rx"]:
+            cls = reg[node["block"]]
+            coerce_params(cls.Params, node["params"], node["block"])  # every value valid
+        # the stream types chain: each block's output type is the next one's input type
+        for chain in (g["tx"], g["rx"]):
+            types = [(reg[n["block"]].in_type, reg[n["block"]].out_type) for n in chain]
+            assert all(a[1] == b[0] for a, b in zip(types, types[1:])), (name, types)
