@@ -20,9 +20,13 @@ ASM+Golay mode (bit-exact with the vectors)
   **conventional** basis, shortened by ``223 - len(payload)`` virtual zero bytes (libfec
   ``encode_rs_8`` with ``pad``); then with ``scrambler`` the whole body is XORed with the CCSDS
   TM randomizer from its first byte (0xFF 0x48 0x0E ...).
-* The decoder follows the flags. (gr-satellites forces scrambler and RS on in this mode; the
-  AX100 sets both, as the vectors do.) The Viterbi flag (convolutional r=1/2 inner code) is not
-  supported: such frames raise :class:`FrameParseError`.
+* By default the decoder does what gr-satellites does in this mode (``u482c_decode`` with
+  scrambler and RS on, Viterbi off): it always derandomizes and RS-decodes and ignores the
+  flags. The AX100 sets both flags (the vectors do). Trusting the flags instead
+  (``honor_flags=True``) lets noise through: a random Golay word that decodes with the RS flag
+  clear yields an unchecked "frame" (about 2 per million bits of noise at 4 sync-word errors).
+  With ``honor_flags`` the Viterbi flag (convolutional r=1/2 inner code) is not supported:
+  such frames raise :class:`FrameParseError`.
 
 Reed-Solomon mode (from the gr-satellites source; NOT checked against third-party vectors)
 -------------------------------------------------------------------------------------------
@@ -216,10 +220,12 @@ def ax100_asm_encode(payload, *, scrambler: bool = True, rs: bool = True) -> byt
     return ASM.to_bytes(4, "big") + encode_length(len(body), scrambler=scrambler, rs=rs) + body
 
 
-def decode_asm_frame(data) -> Ax100Frame:
+def decode_asm_frame(data, *, honor_flags: bool = False) -> Ax100Frame:
     """Decode what follows the ASM of an ASM+Golay frame (Golay word first).
 
-    Bytes beyond the length announced by the Golay word are ignored.
+    Bytes beyond the length announced by the Golay word are ignored. By default the CCSDS
+    derandomizer and RS decoding are always applied (gr-satellites); ``honor_flags=True``
+    applies them only where the length field's flags say so.
 
     Raises
     ------
@@ -231,6 +237,8 @@ def decode_asm_frame(data) -> Ax100Frame:
     field, g = decode_length(raw)
     f = parse_length_field(field)
     n = f["length"]
+    if not honor_flags:
+        f.update(viterbi=False, scrambler=True, rs=True)
     if f["viterbi"]:
         raise FrameParseError("AX100 frame has the Viterbi (convolutional) flag set, which is "
                               "not supported")
@@ -381,6 +389,9 @@ class Ax100DeframerParams:
     sync_word: str = param(ASM_HEX, "Sync word, hexadecimal, sent MSB first")
     allow_inverted: bool = param(False, "Also accept the inverted sync word and invert the "
                                  "frame's bits (180-degree phase ambiguity)")
+    honor_flags: bool = param(False, "ASM mode: derandomize and RS-decode only where the "
+                              "length field's flags say so (default: always, as gr-satellites; "
+                              "trusting the flags lets noise through as unchecked frames)")
 
 
 @register
@@ -466,7 +477,8 @@ class Ax100Deframer(Block):
                 break
             body = self._bytes(q + ns, (total - ns) // 8, inverted)
             try:
-                frame = (decode_asm_frame(body) if self.params.mode == "asm"
+                frame = (decode_asm_frame(body, honor_flags=self.params.honor_flags)
+                         if self.params.mode == "asm"
                          else decode_rs_frame(body))
             except FrameParseError:
                 self._next = p + 1
@@ -521,5 +533,6 @@ class Ax100DeframerSoft(Ax100Deframer):
 
 
 #: name -> callable taking bytes, for a fuzz runner (must raise only FrameParseError)
-FUZZ_TARGETS = {"ax100_frame": decode_asm_frame, "ax100_rs_frame": decode_rs_frame,
-                "ax100_length": decode_length}
+FUZZ_TARGETS = {"ax100_frame": decode_asm_frame,
+                "ax100_frame_flags": functools.partial(decode_asm_frame, honor_flags=True),
+                "ax100_rs_frame": decode_rs_frame, "ax100_length": decode_length}

@@ -142,17 +142,20 @@ def test_asm_flags_off_and_limits():
     for scr in (False, True):
         for rs in (False, True):
             fr = ax100.ax100_asm_encode(payload, scrambler=scr, rs=rs)
-            d = ax100.decode_asm_frame(fr[4:])
+            d = ax100.decode_asm_frame(fr[4:], honor_flags=True)
             assert d.payload == payload
             assert ax100.parse_length_field(d.length_field)["rs"] == rs
-    assert ax100.decode_asm_frame(ax100.ax100_asm_encode(bytes(255), rs=False)[4:]).payload \
-        == bytes(255)
+            if not (scr and rs):  # by default both are forced on, as in gr-satellites
+                with pytest.raises(FrameParseError):
+                    ax100.decode_asm_frame(fr[4:])
+    big = ax100.ax100_asm_encode(bytes(255), rs=False)[4:]
+    assert ax100.decode_asm_frame(big, honor_flags=True).payload == bytes(255)
     for n in (0, 224):
         with pytest.raises(ax100.Ax100Error):
             ax100.ax100_asm_encode(bytes(n))
     viterbi = ax100.encode_length(40, viterbi=True) + bytes(40)
     with pytest.raises(FrameParseError, match="Viterbi"):
-        ax100.decode_asm_frame(viterbi)
+        ax100.decode_asm_frame(viterbi, honor_flags=True)
     with pytest.raises(FrameParseError, match="uncorrectable"):
         fr = bytearray(ax100.ax100_asm_encode(bytes(40)))
         fr[10:30] = bytes(20)
@@ -212,6 +215,11 @@ def test_deframer_finds_every_vector_frame(key, corrected):
     assert_same_output("pdu", got, concat("pdu", [d.process(c) for c in chunks] + [d.flush()]))
     llr = ((2.0 * bits - 1.0) * rng.uniform(0.1, 3.0, len(bits))).astype(np.float32)
     assert_same_output("pdu", got, ax100.Ax100DeframerSoft().run(llr))
+
+
+def test_deframer_no_frames_from_noise():
+    x = np.random.default_rng(0).integers(0, 2, 2_000_000, dtype=np.uint8)
+    assert ax100.Ax100Deframer().run(x) == []  # honor_flags=True gives 4 here
 
 
 def test_deframer_inverted_and_truncated():
@@ -281,6 +289,7 @@ def _valid_inputs():
     return {"csp": csp.build(HDR, b"payload!", crc=True),
             "csp_header": csp.build_header(HDR),
             "ax100_frame": f[4:],
+            "ax100_frame_flags": f[4:],
             "ax100_rs_frame": ax100.ax100_rs_encode(bytes(range(40)))[4:],
             "ax100_length": f[4:7]}
 
