@@ -425,3 +425,14 @@ FUZZ_TARGETS = {
     "tm_frame_1115": lambda b: parse(b, 1115, fecf=True),
     "tm_frame_nofecf": lambda b: parse(b, fecf=False),
 }
+
+_SEED_PACKETS = [sp.build(0x21, bytes(range(40))), sp.build(0x22, bytes(90)),
+                 sp.build(0x23, b"x" * 7)]
+#: valid inputs for the fuzz runner (name -> list of bytes), keyed like FUZZ_TARGETS
+FUZZ_SEEDS = {
+    "tm_frame": sp.packets_to_frames(_SEED_PACKETS, 64, scid=5, vcid=1)
+    + sp.packets_to_frames(_SEED_PACKETS, 96, ocf=b"OCF!")
+    + [build(bytes(51), 64, secondary_header=b"abcd", first_header_pointer=FHP_IDLE)],
+    "tm_frame_1115": sp.packets_to_frames(_SEED_PACKETS * 8, 1115),
+    "tm_frame_nofecf": sp.packets_to_frames(_SEED_PACKETS, 64, fecf=False),
+}

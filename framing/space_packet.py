@@ -180,3 +180,8 @@ def packets_to_frames(packets, frame_len: int = 1115, scid: int = 0, vcid: int =
 
 
 FUZZ_TARGETS = {"space_packet": parse}
+
+#: valid inputs for the fuzz runner (name -> list of bytes), keyed like FUZZ_TARGETS
+FUZZ_SEEDS = {"space_packet": [build(0x10, b"hello", sequence_count=3), idle_packet(12),
+                               build(0x7FE, bytes(range(200)), packet_type=1,
+                                     secondary_header_flag=True)]}
