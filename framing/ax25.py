@@ -139,13 +139,17 @@ class Ax25Address:
         return bytes((ord(ch) << 1) & 0xFE for ch in call.ljust(6)) + bytes((octet,))
 
 
+_SHR1 = bytes(b >> 1 for b in range(256))  # callsign octet -> ASCII
+_EXT_MASK = 0x010101010101  # extension bits of the six callsign octets
+
+
 def _decode_address(a) -> Ax25Address:
     cs = a.callsign
-    if any(b & 1 for b in cs):
+    if int.from_bytes(cs, "big") & _EXT_MASK:
         raise FrameParseError("AX.25 frame: the address field ends inside a callsign "
                               "(extension bit set in a callsign octet)")
     o = a.ssid
-    return Ax25Address(bytes(b >> 1 for b in cs).decode("ascii").rstrip(" "),
+    return Ax25Address(cs.translate(_SHR1).decode("ascii").rstrip(" "),
                        (o >> 1) & 0x0F, bool(o & 0x80), (o >> 5) & 3)
 
 
