@@ -233,6 +233,8 @@ def parse(frame: bytes) -> Ax25Frame:
     if len(frame) < 15:
         _fail(f"{len(frame)} bytes is shorter than the 15-byte minimum")
     # the extension bit must end the address field at an SSID octet, within 10 subfields
+    if frame[6] & 1:
+        _fail("the address field ends after the destination (no source subfield)")
     end = 0
     for k in range(2, 2 + MAX_DIGIPEATERS + 1):
         if 7 * k > len(frame):

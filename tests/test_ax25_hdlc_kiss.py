@@ -135,6 +135,7 @@ def test_ax25_eight_digipeaters_and_h_bits():
     b"", b"\x86" * 14, bytes(14) + b"\x03",  # too short / no extension bit
     _frame(FRAMES[0])[:22],  # ends after the address field: no control field
     b"\x87" + _frame(FRAMES[0])[1:],  # extension bit in a callsign octet
+    _frame(FRAMES[0])[:6] + b"\xe1" + _frame(FRAMES[0])[7:],  # no source subfield
     _frame(FRAMES[0])[:17],  # address field runs past the end
 ])
 def test_ax25_garbage_raises_frame_parse_error(bad):
