@@ -276,3 +276,33 @@ FUZZ_SEEDS = {
     "cltu": [build_cltu(ccsds_tc.build(b"command", scid=3)), build_cltu(b"x" * 14)],
     "cltu_randomized": [build_cltu(ccsds_tc.build(bytes(30)), randomize=True)],
 }
+
+
+@dataclass(frozen=True)
+class CltuEncoderParams:
+    acquisition_bytes: int = param(16, "Acquisition sequence (0x55 octets) before each CLTU "
+                                   "(231.0-B-4 section 6.2.2)", unit="bytes", lo=0, hi=4096)
+    randomize: bool = param(False, "Randomize the TC frame (231.0-B-4 section 6)")
+
+
+@register
+class CltuEncoder(Block):
+    """TC Transfer Frames (PDUs) to channel bits (u8): acquisition sequence, then the CLTU
+    (start sequence, BCH codeblocks with fill, tail sequence), for each frame. Stateless."""
+
+    name = "cltu_encoder"
+    Params = CltuEncoderParams
+    rate = Rate.PDU_TO_STREAM
+    in_type = "pdu"
+    out_type = "u8"
+    stateful = False
+
+    def frame_bits(self, frame: bytes) -> np.ndarray:
+        raw = b"\x55" * self.params.acquisition_bytes + build_cltu(bytes(frame),
+                                                                   self.params.randomize)
+        return np.unpackbits(np.frombuffer(raw, np.uint8))
+
+    def _process(self, pdus):
+        if not pdus:
+            return np.zeros(0, np.uint8)
+        return np.concatenate([self.frame_bits(bytes(p.data)) for p in pdus])

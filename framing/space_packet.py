@@ -18,10 +18,13 @@ side of :class:`orbitlink.framing.ccsds_tm.TmFrameDemux`.
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
+import numpy as np
 from construct import BitsInteger, BitStruct, Bytes, Const, ConstructError, Flag, Int16ub, Struct, this
 
 from orbitlink.framing.errors import FrameParseError
+from orbitlink.modem.block import Block, Pdu, Rate, param, register
 
 __all__ = ["SpacePacketPrimaryHeader", "SpacePacket", "parse", "build", "size", "packet_length",
            "idle_packet", "packets_to_frames", "IDLE_APID", "HEADER_LEN", "FUZZ_TARGETS",
@@ -185,3 +188,46 @@ FUZZ_TARGETS = {"space_packet": parse}
 FUZZ_SEEDS = {"space_packet": [build(0x10, b"hello", sequence_count=3), idle_packet(12),
                                build(0x7FE, bytes(range(200)), packet_type=1,
                                      secondary_header_flag=True)]}
+
+
+@dataclass(frozen=True)
+class TmPacketizerParams:
+    frame_len: int = param(1115, "TM Transfer Frame length", unit="bytes", lo=16, hi=65535)
+    scid: int = param(0, "Spacecraft Identifier", lo=0, hi=1023)
+    vcid: int = param(0, "Virtual Channel Identifier", lo=0, hi=7)
+    fecf: bool = param(True, "Append the Frame Error Control Field (CRC-16)")
+
+
+@register
+class TmPacketizer(Block):
+    """Space Packets (PDUs) to TM Transfer Frames (PDUs) of one virtual channel.
+
+    The packets are packed when the stream ends (``flush``), with the first header pointer of
+    each frame set and an Idle Packet filling the last frame (see :func:`packets_to_frames`).
+    """
+
+    name = "tm_packetizer"
+    Params = TmPacketizerParams
+    rate = Rate.PDU_TO_PDU
+    in_type = "pdu"
+    out_type = "pdu"
+
+    def _reset(self):
+        self._packets = []
+
+    def _process(self, pdus):
+        self._packets.extend(bytes(p.data) for p in pdus)
+        return []
+
+    def _flush(self):
+        p = self.params
+        frames = packets_to_frames(self._packets, p.frame_len, p.scid, p.vcid, fecf=p.fecf)
+        self._packets = []
+        return [Pdu(f) for f in frames]
+
+    @classmethod
+    def example(cls, rng):
+        pk = [build(int(rng.integers(0, 2000)), bytes(rng.integers(0, 256, int(n))
+                                                       .astype(np.uint8)))
+              for n in rng.integers(1, 300, 6)]
+        return cls(frame_len=128), [Pdu(b) for b in pk]
