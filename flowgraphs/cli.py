@@ -36,6 +36,10 @@ def _overrides(pairs) -> dict:
 # links
 
 
+def payload(r) -> str:
+    return f"{r['payload_len']} B" if r["payload_len"] is not None else "variable"
+
+
 def cmd_links(args) -> int:
     from orbitlink.flowgraphs.links import link_names, load_link
 
@@ -49,7 +53,7 @@ def cmd_links(args) -> int:
     for r in rows:
         mod = r["modulation"] + ("+diff" if r["differential"] else "")
         print(f"{r['name']:<13} {mod:<11} {r['symbol_rate']:>9.0f} Bd {r['samp_rate']:>8.0f} Hz "
-              f"{r['sps']:>7.3f} {r['payload_len']:>6} B  {r['description']}")
+              f"{r['sps']:>7.3f} {payload(r):>8}  {r['description']}")
     return 0
 
 
@@ -114,16 +118,17 @@ def cmd_encode(args) -> int:
     from orbitlink.flowgraphs.links import frames_from_payload_file, load_link, transmit
 
     link = load_link(args.link, _overrides(args.set))
-    payloads = frames_from_payload_file(args.inp, link.payload_len)
+    payloads = frames_from_payload_file(args.inp, link)
     burst = transmit(link, payloads, seed=args.seed, samp_rate=args.rate)
     rate = float(args.rate or link.samp_rate)
     with SigmfWriter(args.out, rate, center_freq=args.center_freq, datetime=args.datetime,
                      description=f"orbitlink {link.name}: {len(payloads)} frames") as w:
         w.global_extra["orbitlink:link"] = link.name
         w.write(burst.iq)
-        for i, (s, pl) in enumerate(zip(burst.frame_starts, payloads)):
+        fixed = link.payload_len is not None
+        for i, s in enumerate(burst.frame_starts):
             w.annotate(int(round(s)), int(round(burst.frame_len)), f"frame {i}",
-                       comment=pl.hex(), frame=i)
+                       comment=payloads[i].hex() if fixed else None, frame=i)
     print(f"orbitlink encode: {len(payloads)} frames, {len(burst.iq)} samples "
           f"({len(burst.iq) / rate:.3f} s at {rate:g} Hz) -> {w.meta_path}", file=sys.stderr)
     return 0
@@ -179,27 +184,39 @@ def cmd_decode(args) -> int:
             progress.update(len(x))
             yield x
 
+    kiss = open(args.kiss, "wb") if args.kiss else None
     error = None
     try:
         for frames in run_chain(chain, chunks()):
             for p in frames:
+                link.finish(p, rec.samp_rate)
                 n += 1
                 ok += bool(p.meta["crc_ok"])
                 rec_d = _frame_record(p, rec_time)
                 if args.json:
                     line = json.dumps(rec_d)
                 else:
+                    snr = rec_d.get("snr_db")
+                    df = rec_d.get("freq_offset_hz")
                     line = (f"frame {n:5d}  sample {rec_d['sample_index']:>10d}  "
-                            f"t {rec_d['time_s']:10.4f} s  SNR {rec_d['snr_db']:5.1f} dB  "
-                            f"df {rec_d['freq_offset_hz']:+10.1f} Hz  "
-                            f"{'CRC ok ' if rec_d['crc_ok'] else 'CRC BAD'}  {rec_d['hex']}")
+                            f"t {rec_d['time_s']:10.4f} s  "
+                            + (f"SNR {snr:5.1f} dB  " if snr is not None else "")
+                            + (f"df {df:+10.1f} Hz  " if df is not None else "")
+                            + f"{'CRC ok ' if rec_d['crc_ok'] else 'CRC BAD'}  {rec_d['hex']}")
                 if progress.enabled:
                     progress.close()
                 print(line, flush=True)
+                if kiss is not None and p.meta["crc_ok"]:
+                    from orbitlink.framing.kiss import encode as kiss_encode
+
+                    kiss.write(kiss_encode(bytes(p.data)))
+                    kiss.flush()
     except OrbitlinkError as e:
         error = e
     finally:
         progress.close()
+        if kiss is not None:
+            kiss.close()
     dt = time.perf_counter() - t0
     print(f"orbitlink decode: {n} frames ({ok} with a good CRC) from "
           f"{rec.num_samples / rec.samp_rate:.3f} s of signal in {dt:.2f} s, link {link.name}",
@@ -219,7 +236,7 @@ def cmd_loopback(args) -> int:
     import numpy as np
 
     from orbitlink.drivers.sigmf import SigmfWriter, open_recording
-    from orbitlink.flowgraphs.links import load_link, transmit
+    from orbitlink.flowgraphs.links import load_link, random_payloads, transmit
     from orbitlink.flowgraphs.runner import run_chain
     from orbitlink.modem.channel import simulate
 
@@ -227,8 +244,7 @@ def cmd_loopback(args) -> int:
     if args.frames < 1:
         return _err("--frames must be at least 1")
     rng = np.random.default_rng(args.seed)
-    payloads = [bytes(rng.integers(0, 256, link.payload_len, dtype=np.uint8))
-                for _ in range(args.frames)]
+    payloads = random_payloads(link, rng, args.frames)
     burst = transmit(link, payloads, seed=args.seed + 1)
     mod = link.modulator()
     bps = mod.mod.bits_per_symbol
@@ -259,9 +275,9 @@ def cmd_loopback(args) -> int:
                                  f"cfo {args.cfo} Hz, sro {args.sro} ppm") as w:
         w.global_extra["orbitlink:link"] = link.name
         w.write(rx)
-        for i, (s, pl) in enumerate(zip(starts, payloads)):
+        for i, s in enumerate(starts):
             w.annotate(max(0, int(round(s))), int(round(burst.frame_len / scale)),
-                       f"frame {i}", comment=pl.hex(), frame=i)
+                       f"frame {i}", frame=i)
 
     t0 = time.perf_counter()
     rec = open_recording(base)
@@ -270,28 +286,40 @@ def cmd_loopback(args) -> int:
     found = []
     for frames in run_chain(chain, rec.chunks(args.chunk),
                             taps=(lambda i, y: syms.append(y["z"]) if i == 0 else None)):
-        found.extend(frames)
+        found.extend(link.finish(p, rec.samp_rate) for p in frames)
     elapsed = time.perf_counter() - t0
 
-    # match each frame found to the frame sent where it was found (frames that pass their
-    # check first, so that a false sync near a real frame does not take its place)
-    sps = link.sps / scale
-    tol = 8 * sps
     bit_errors = bits = nok = 0
     matched = set()
-    for p in sorted(found, key=lambda q: not q.meta["crc_ok"]):
-        pos = p.meta["sample_index"] - sps / 2
-        i = int(np.argmin([abs(pos - s) for s in starts]))
-        if abs(pos - starts[i]) > tol or i in matched:
-            continue
-        matched.add(i)
-        nok += bool(p.meta["crc_ok"])
-        a = np.frombuffer(bytes(p.data), np.uint8)
-        b = np.frombuffer(payloads[i], np.uint8)
-        bit_errors += int(np.unpackbits(a ^ b).sum())
-        bits += 8 * len(b)
-    snr = [p.meta["snr_db"] for p in found]
-    fo = [p.meta["freq_offset_hz"] for p in found]
+    if link.payload_len is not None:
+        # match each frame found to the frame sent where it was found (frames that pass their
+        # check first, so that a false sync near a real frame does not take its place)
+        sps = link.sps / scale
+        tol = 8 * sps
+        for p in sorted(found, key=lambda q: not q.meta["crc_ok"]):
+            pos = p.meta["sample_index"] - sps / 2
+            i = int(np.argmin([abs(pos - s) for s in starts]))
+            if abs(pos - starts[i]) > tol or i in matched:
+                continue
+            matched.add(i)
+            nok += bool(p.meta["crc_ok"])
+            a = np.frombuffer(bytes(p.data), np.uint8)
+            b = np.frombuffer(payloads[i], np.uint8)
+            bit_errors += int(np.unpackbits(a ^ b).sum())
+            bits += 8 * len(b)
+    else:
+        # variable payloads (packets, AX.25, TC frames): match by content, in order
+        sent = {}
+        for i, pl in enumerate(payloads):
+            sent.setdefault(pl, []).append(i)
+        for p in found:
+            idx = sent.get(bytes(p.data))
+            if idx and p.meta["crc_ok"]:
+                matched.add(idx.pop(0))
+                nok += 1
+                bits += 8 * len(p.data)
+    snr = [p.meta["snr_db"] for p in found if "snr_db" in p.meta]
+    fo = [p.meta["freq_offset_hz"] for p in found if "freq_offset_hz" in p.meta]
     result = {
         "link": link.name, "frames_sent": len(payloads), "frames_found": len(matched),
         "frames_ok": nok, "bit_errors": bit_errors, "bits": bits,
@@ -301,7 +329,7 @@ def cmd_loopback(args) -> int:
         "cfo_hz": args.cfo,
         "sro_ppm": args.sro, "snr_db": round(float(np.mean(snr)), 2) if snr else None,
         "freq_offset_hz": round(float(np.mean(fo)), 2) if fo else None,
-        "false_frames": len(found) - len(matched),
+        "false_frames": sum(bool(p.meta["crc_ok"]) for p in found) - nok,
         "decode_s": round(elapsed, 3),
         "recording": None if tmp else rec.meta_path,
     }
@@ -404,7 +432,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("encode", help="modulate payloads into a SigMF recording")
     link_opts(p, True)
     p.add_argument("--in", dest="inp", required=True, metavar="PAYLOADS",
-                   help="text file, one payload per line in hex")
+                   help="text file, one payload per line in hex, or a .kiss file")
     p.add_argument("--out", required=True, metavar="FILE.sigmf-meta")
     p.add_argument("--rate", type=float, default=None, help="sample rate (default: the link's)")
     p.add_argument("--center-freq", type=float, default=None, metavar="HZ")
@@ -423,6 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "ci16_le, ci8, cu8")
     p.add_argument("--rate", type=float, default=None, help="sample rate of a raw file (Hz)")
     p.add_argument("--chunk", type=int, default=1 << 16, help="samples per chunk")
+    p.add_argument("--kiss", default=None, metavar="FILE.kiss",
+                   help="also write the frames that pass their check to a KISS file")
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("loopback", help="transmitter -> channel -> SigMF file -> receiver")

@@ -44,11 +44,18 @@ _TOP_KEYS = {"format", "name", "description", "modulation", "differential", "sym
              "samp_rate", "rrc_alpha", "preamble_symbols", "gap_symbols", "postamble_symbols",
              "framing", "receiver"}
 FRAMING_TYPES = {
-    # type: (params class, keys the link file may set)
+    # type: (params class of the deframer, keys the link file may set)
     "sync_crc": (SyncFrameParams, {"sync_word", "payload_len", "crc", "max_errors", "min_corr"}),
-    "ccsds": (CodedFrameParams, {f.name for f in dataclasses.fields(CodedFrameParams)}
-              - {"modulation", "samp_rate"}),
+    "ccsds": (CodedFrameParams, ({f.name for f in dataclasses.fields(CodedFrameParams)}
+                                 - {"modulation", "samp_rate"}) | {"packets", "scid", "vcid"}),
+    # AX.25 over HDLC (flags, bit stuffing, FCS), optionally NRZI and G3RUH
+    "hdlc": (None, {"nrzi", "g3ruh", "preamble_flags", "postamble_flags", "min_length",
+                    "max_length"}),
+    # CCSDS TC: TC Transfer Frames in CLTUs (BCH codeblocks), NRZ-M line coding
+    "cltu": (None, {"nrzm", "randomize", "acquisition_bytes", "max_errors", "fecf"}),
 }
+#: link-level keys of a framing section, not parameters of the deframer block
+_LINK_KEYS = {"packets", "scid", "vcid"}
 
 
 class _Loader(yaml.SafeLoader):
@@ -94,8 +101,16 @@ class Link:
         return self.samp_rate / self.symbol_rate
 
     @property
-    def payload_len(self) -> int:
+    def payload_len(self) -> int | None:
+        """Fixed payload length in bytes, or None when payloads vary (packets, AX.25, TC)."""
+        if self.framing_type in ("hdlc", "cltu") or self.packets:
+            return None
         return int(self.framing["payload_len"])
+
+    @property
+    def packets(self) -> bool:
+        """CCSDS TM frames carrying Space Packets (payloads are packets, not frames)."""
+        return self.framing_type == "ccsds" and bool(self.framing.get("packets", False))
 
     @property
     def framing_type(self) -> str:
@@ -110,8 +125,38 @@ class Link:
 
     # blocks --------------------------------------------------------------------------------
     def framer(self):
-        cls = SyncFramer if self.framing_type == "sync_crc" else CodedFramer
-        return cls(self._frame_params(self.samp_rate))
+        t = self.framing_type
+        if t == "sync_crc":
+            return SyncFramer(self._frame_params(self.samp_rate))
+        if t == "ccsds":
+            return CodedFramer(self._frame_params(self.samp_rate))
+        if t == "hdlc":
+            from orbitlink.framing.hdlc import HdlcFramer
+
+            f = self.framing
+            return HdlcFramer(nrzi=bool(f.get("nrzi", True)), g3ruh=bool(f.get("g3ruh", False)),
+                              preamble_flags=int(f.get("preamble_flags", 16)),
+                              postamble_flags=int(f.get("postamble_flags", 4)))
+        from orbitlink.framing.cltu import CltuEncoder
+
+        return CltuEncoder(acquisition_bytes=int(self.framing.get("acquisition_bytes", 16)),
+                           randomize=bool(self.framing.get("randomize", False)))
+
+    def packetizer(self):
+        """TX: Space Packets to TM frames (CCSDS packet links only)."""
+        from orbitlink.framing.space_packet import TmPacketizer
+
+        return TmPacketizer(frame_len=int(self.framing["payload_len"]),
+                            scid=int(self.framing.get("scid", 0)),
+                            vcid=int(self.framing.get("vcid", 0)), fecf=True)
+
+    def line_encoder(self):
+        """TX: the line code applied to the channel bits, or None."""
+        if self.framing_type == "cltu" and self.framing.get("nrzm", True):
+            from orbitlink.modem.fec.line import NrzmEncoder
+
+            return NrzmEncoder()
+        return None
 
     def conv_encoder(self):
         """The stream-level convolutional encoder of the link, or None."""
@@ -136,23 +181,73 @@ class Link:
         return PskDemodulator(p, debug_taps=debug_taps)
 
     def deframer(self, samp_rate: float | None = None, emit_failed: bool | None = None):
-        if self.framing_type == "sync_crc":
+        t = self.framing_type
+        if t == "sync_crc":
             return SyncDeframer(self._frame_params(samp_rate or self.samp_rate))
-        p = self._frame_params(samp_rate or self.samp_rate)
-        if emit_failed is not None:
-            p = dataclasses.replace(p, emit_failed=emit_failed)
-        return CodedDeframer(p)
+        if t == "ccsds":
+            p = self._frame_params(samp_rate or self.samp_rate)
+            if emit_failed is not None:
+                p = dataclasses.replace(p, emit_failed=emit_failed)
+            return CodedDeframer(p)
+        f = self.framing
+        if t == "hdlc":
+            from orbitlink.framing.hdlc import HdlcDeframer
+
+            return HdlcDeframer(nrzi=bool(f.get("nrzi", True)), g3ruh=bool(f.get("g3ruh", False)),
+                                min_length=int(f.get("min_length", 15)),
+                                max_length=int(f.get("max_length", 2048)),
+                                emit_bad_fcs=bool(emit_failed))
+        from orbitlink.framing.cltu import CltuDecoder
+
+        return CltuDecoder(max_errors=int(f.get("max_errors", 0)),
+                           randomize=bool(f.get("randomize", False)))
+
+    @property
+    def bit_deframer(self) -> bool:
+        """The deframer works on hard bits (its sample_index meta is a bit index)."""
+        return self.framing_type in ("hdlc", "cltu")
 
     def rx_chain(self, samp_rate: float | None = None, emit_failed: bool | None = None,
                  debug_taps=None) -> list:
         """The receive blocks, IQ in, PDUs out, in order (a linear graph)."""
-        return [self.demodulator(samp_rate, debug_taps=debug_taps),
-                self.deframer(samp_rate, emit_failed=emit_failed)]
+        chain = [self.demodulator(samp_rate, debug_taps=debug_taps)]
+        if self.bit_deframer:
+            from orbitlink.modem.fec.line import NrzmDecoderSoft, Slicer
+            from orbitlink.modem.psk import SoftDemapper
+
+            chain.append(SoftDemapper(modulation=self.modulation, differential=self.differential))
+            if self.line_encoder() is not None:
+                chain.append(NrzmDecoderSoft())
+            chain.append(Slicer())
+        chain.append(self.deframer(samp_rate, emit_failed=emit_failed))
+        if self.packets:
+            from orbitlink.framing.ccsds_tm import TmFrameDemux
+
+            chain.append(TmFrameDemux(frame_len=int(self.framing["payload_len"]), fecf=True))
+        return chain
 
     def tx_chain(self, samp_rate: float | None = None) -> list:
         """The transmit blocks, PDUs in, IQ out, in order."""
-        enc = self.conv_encoder()
-        return [self.framer()] + ([enc] if enc is not None else []) + [self.modulator(samp_rate)]
+        extra = [self.conv_encoder(), self.line_encoder()]
+        head = [self.packetizer()] if self.packets else []
+        return head + [self.framer()] + [b for b in extra if b is not None] + [
+            self.modulator(samp_rate)]
+
+    def finish(self, pdu, samp_rate: float | None = None):
+        """Complete a received PDU's metadata: a bit deframer's bit index becomes the
+        (approximate) sample index, and ``time_s`` is added."""
+        rate = float(samp_rate or self.samp_rate)
+        m = pdu.meta
+        if self.bit_deframer and "bit_index" not in m and "sample_index" in m:
+            k = {"bpsk": 1, "qpsk": 2, "oqpsk": 2, "8psk": 3}[self.modulation]
+            m["bit_index"] = m["sample_index"]
+            m["sample_index"] = int(round(m["bit_index"] / k * rate / self.symbol_rate))
+        if "sample_index" in m and "time_s" not in m:
+            m["time_s"] = round(m["sample_index"] / rate, 9)
+        if self.framing_type == "cltu" and "crc_ok" not in m:
+            m["crc_ok"] = check_payload(self, bytes(pdu.data)) is None  # TC frame and FECF
+        m.setdefault("crc_ok", bool(m.get("fcs_ok", True)))
+        return pdu
 
     def expand(self) -> dict:
         """The explicit graph this link stands for: blocks with every parameter, in order."""
@@ -172,10 +267,10 @@ class Link:
             return 1.0
         fr = self.framer()
         r = self.conv_encoder().code.rate if self.conv != "none" else 1.0
-        return r * self.payload_len / fr.frame_bytes
+        return r * int(self.framing["payload_len"]) / fr.frame_bytes
 
     def _frame_params(self, samp_rate):
-        kw = {k: v for k, v in self.framing.items() if k != "type"}
+        kw = {k: v for k, v in self.framing.items() if k != "type" and k not in _LINK_KEYS}
         cls = FRAMING_TYPES[self.framing_type][0]
         kw.update(modulation=self.modulation, samp_rate=float(samp_rate))
         if cls is SyncFrameParams:
@@ -186,7 +281,8 @@ class Link:
         return {"name": self.name, "modulation": self.modulation,
                 "differential": self.differential, "symbol_rate": self.symbol_rate,
                 "samp_rate": self.samp_rate, "sps": round(self.sps, 6),
-                "payload_len": self.payload_len, "description": self.description}
+                "payload_len": self.payload_len, "framing": self.framing_type,
+                "description": self.description}
 
 
 def _whole_ints(params_cls, kw: dict) -> dict:
@@ -344,43 +440,119 @@ class Burst:
 def transmit(link: Link, payloads: list[bytes], seed: int = 0,
              samp_rate: float | None = None) -> Burst:
     """Modulate payloads as one continuous transmission: preamble, frames with idle gaps,
-    postamble (idle symbols are pseudo-random from ``seed``)."""
+    postamble (idle symbols are pseudo-random from ``seed``).
+
+    For a packet link the payloads are Space Packets, packed into TM frames first; then
+    ``frame_starts`` and ``frame_len`` describe the frames, not the packets.
+    """
     rng = np.random.default_rng(seed)
     framer = link.framer()
     mod = link.modulator(samp_rate)
     enc = link.conv_encoder()
+    line = link.line_encoder()
     k = mod.mod.bits_per_symbol
     r = enc.code.rate if enc is not None else 1.0  # information bits per coded bit
 
     def idle(nsym):
         return rng.integers(0, 2, int(round(nsym * k * r))).astype(np.uint8)
 
+    frames = list(payloads)
+    if link.packets:
+        frames = [bytes(p.data) for p in link.packetizer().run([Pdu(bytes(q)) for q in payloads])]
     parts = [idle(link.preamble_symbols)]
     pos = len(parts[0])
     starts_bits = []
     frame_len = 0
-    for i, pl in enumerate(payloads):
-        fb = framer.frame_bits(pl)
+    for i, pl in enumerate(frames):
+        fb = (framer.frame_bits(pl) if hasattr(framer, "frame_bits")
+              else framer.process([Pdu(bytes(pl))]))
         starts_bits.append(pos)
         frame_len = len(fb)
-        parts += [fb, idle(link.gap_symbols if i < len(payloads) - 1 else link.postamble_symbols)]
+        parts += [fb, idle(link.gap_symbols if i < len(frames) - 1 else link.postamble_symbols)]
         pos += len(fb) + len(parts[-1])
-    if not payloads:
+    if not frames:
         parts.append(idle(link.postamble_symbols))
     bits = np.concatenate(parts)
     if enc is not None:
         bits = enc.run(bits)
+    if line is not None:
+        bits = line.run(bits)
     iq = mod.run(bits)
     sps = mod.sps
     starts = [mod.symbol_peak_sample(b / r / k) - sps / 2 for b in starts_bits]
     return Burst(iq, starts, frame_len / r / k * sps, list(payloads))
 
 
-def frames_from_payload_file(path: str, payload_len: int) -> list[bytes]:
-    """Read payloads: one frame per line in hex (blank lines and '#' comments ignored)."""
+def check_payload(link: Link, b: bytes) -> str | None:
+    """Why ``b`` cannot be sent on ``link`` (one phrase), or None when it can."""
+    if link.payload_len is not None:
+        if len(b) != link.payload_len:
+            return (f"payload has {len(b)} bytes but the link carries {link.payload_len}-byte "
+                    f"payloads")
+        return None
+    from orbitlink.framing.errors import FrameParseError
+
+    try:
+        if link.packets:
+            from orbitlink.framing import space_packet
+
+            space_packet.parse(b)
+        elif link.framing_type == "hdlc":
+            from orbitlink.framing import ax25
+
+            ax25.parse(b)
+        else:
+            from orbitlink.framing import ccsds_tc
+
+            ccsds_tc.parse(b, fecf=bool(link.framing.get("fecf", True)))
+    except FrameParseError as e:
+        return str(e).rstrip(".")
+    return None
+
+
+def random_payloads(link: Link, rng: np.random.Generator, n: int) -> list[bytes]:
+    """``n`` random payloads of the kind the link carries (for the loopback)."""
+    if link.payload_len is not None:
+        return [bytes(rng.integers(0, 256, link.payload_len, dtype=np.uint8)) for _ in range(n)]
+    out = []
+    for i in range(n):
+        size = int(rng.integers(1, 300))
+        data = bytes(rng.integers(0, 256, size, dtype=np.uint8))
+        if link.packets:
+            from orbitlink.framing import space_packet
+
+            out.append(space_packet.build(int(rng.integers(1, 2000)), data,
+                                          sequence_count=i % 16384))
+        elif link.framing_type == "hdlc":
+            from orbitlink.framing import ax25
+
+            out.append(ax25.build(ax25.ui_frame("CQ", f"N0CALL-{i % 16}", data)))
+        else:
+            from orbitlink.framing import ccsds_tc
+
+            out.append(ccsds_tc.build(data[:200], scid=int(rng.integers(0, 1024)),
+                                      vcid=int(rng.integers(0, 64)), sequence_number=i % 256,
+                                      fecf=bool(link.framing.get("fecf", True))))
+    return out
+
+
+def frames_from_payload_file(path: str, link: Link) -> list[bytes]:
+    """Read payloads: one frame per line in hex (blank lines and '#' comments ignored), or
+    the data frames of a ``.kiss`` file."""
     p = Path(path)
     if not p.is_file():
         raise OrbitlinkError(f"{path}: payload file not found")
+    if p.suffix == ".kiss":  # KISS file: its data frames are the payloads
+        from orbitlink.framing.kiss import read_kiss_file
+
+        out = read_kiss_file(p)
+        for n, b in enumerate(out, 1):
+            why = check_payload(link, b)
+            if why:
+                raise OrbitlinkError(f"{path} frame {n}: {why}")
+        if not out:
+            raise OrbitlinkError(f"{path}: no frames in the KISS file")
+        return out
     out = []
     for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1):
         s = line.split("#", 1)[0].strip().replace(" ", "")
@@ -390,9 +562,9 @@ def frames_from_payload_file(path: str, payload_len: int) -> list[bytes]:
             b = bytes.fromhex(s)
         except ValueError:
             raise OrbitlinkError(f"{path} line {n}: not a hexadecimal payload") from None
-        if len(b) != payload_len:
-            raise OrbitlinkError(f"{path} line {n}: payload has {len(b)} bytes but the link "
-                                 f"carries {payload_len}-byte payloads")
+        why = check_payload(link, b)
+        if why:
+            raise OrbitlinkError(f"{path} line {n}: {why}")
         out.append(b)
     if not out:
         raise OrbitlinkError(f"{path}: no payloads in the file")

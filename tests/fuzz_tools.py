@@ -79,7 +79,7 @@ def run(n_inputs: int, seed: int = 0, max_call_s: float = 1.0) -> dict:
     tg = targets()
     sd = seeds()
     rng = np.random.default_rng(seed)
-    per = max(1, n_inputs // max(len(tg), 1))
+    per = max(1, -(-n_inputs // max(len(tg), 1)))  # at least n_inputs in total
     failures = []
     counts = Counter()
     n = rejected = accepted = 0
