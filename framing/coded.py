@@ -56,7 +56,11 @@ class CodedFrameParams:
     conv_rate: str = param("1/2", "Convolutional code rate (punctured above 1/2)",
                            choices=CONV_RATES)
     traceback: int = param(96, "Viterbi traceback depth", unit="bits", lo=16, hi=4096)
-    max_errors: int = param(3, "ASM bit errors tolerated", unit="bits", lo=0, hi=16)
+    max_errors: int = param(3, "ASM bit errors tolerated while searching", unit="bits", lo=0,
+                            hi=16)
+    max_errors_locked: int = param(8, "ASM bit errors tolerated where the next frame is "
+                                   "expected (right after a frame: the flywheel)", unit="bits",
+                                   lo=0, hi=24)
     emit_failed: bool = param(False, "Also emit frames whose RS/CRC check failed")
     samp_rate: float = param(1.0, "Sample rate of the input samples (for times and Hz)",
                              unit="Hz", lo=0.0, lo_open=True)
@@ -134,6 +138,7 @@ class _Hypothesis:
         self.bits = np.zeros(0, np.uint8)
         self.base = 0  # absolute decoded-bit index of bits[0]
         self.next = 0  # next bit position to examine
+        self.expect = -1  # where the next ASM should start (flywheel), -1 when not locked
         self.llr_offset = skip
 
 
@@ -214,17 +219,27 @@ class CodedDeframer(Block):
         na = len(self.asm)
         need = na + self.frame_bits
         res = np.zeros(3, np.int64)
+        p = self.params
         while True:
             last = h.base + len(h.bits) - need  # last start with a whole frame behind it
             if h.next > last:
                 break
             start = h.next - h.base
-            stop = last - h.base + 1
-            if not asm_search(h.bits, start, stop, self.asm_int, na, self.params.max_errors, res):
-                h.next = last + 1
-                break
-            pos = int(res[0])
-            inverted = bool(res[1])
+            if h.expect == h.next:
+                # flywheel: frames follow each other, so the ASM is expected right here
+                e = int(np.count_nonzero(h.bits[start:start + na] != self.asm))
+                inverted = na - e < e
+                errors = min(e, na - e)
+                if errors > p.max_errors_locked:
+                    h.expect = -1
+                    continue
+                pos = start
+            else:
+                stop = last - h.base + 1
+                if not asm_search(h.bits, start, stop, self.asm_int, na, p.max_errors, res):
+                    h.next = last + 1
+                    break
+                pos, inverted, errors = int(res[0]), bool(res[1]), int(res[2])
             fb = h.bits[pos + na: pos + need]
             if inverted:
                 fb = 1 - fb
@@ -232,10 +247,12 @@ class CodedDeframer(Block):
             payload, info = self.codec.decode(block)
             ok = bool(info.get("ok", True))
             abs_pos = h.base + pos
-            if ok or self.params.emit_failed:
-                self._pending.append(self._make_pdu(h, abs_pos, inverted, int(res[2]), payload,
-                                                    info))
-            h.next = abs_pos + (need if ok else 1)
+            if ok or p.emit_failed:
+                self._pending.append(self._make_pdu(h, abs_pos, inverted, errors, payload, info))
+            if ok or errors <= p.max_errors:  # in sync: the next frame follows this one
+                h.next = h.expect = abs_pos + need
+            else:
+                h.next, h.expect = abs_pos + 1, -1
         drop = h.next - h.base
         if drop > 0:
             h.bits = h.bits[drop:]
