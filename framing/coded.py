@@ -139,6 +139,8 @@ class _Hypothesis:
         self.base = 0  # absolute decoded-bit index of bits[0]
         self.next = 0  # next bit position to examine
         self.expect = -1  # where the next ASM should start (flywheel), -1 when not locked
+        self.misses = 0  # frames that failed in a row where the flywheel expected them
+        self.inverted = False  # polarity of the last good frame
         self.llr_offset = skip
 
 
@@ -163,7 +165,8 @@ class CodedDeframer(Block):
         self.asm = _asm_bits(p)
         self.asm_int = int("".join(map(str, self.asm)), 2)
         self.frame_bits = 8 * self.codec.encoded_length(p.payload_len)
-        self.demap = SoftDemapper(modulation=p.modulation)
+        # a long average: the Viterbi metric wants a steady LLR scale
+        self.demap = SoftDemapper(modulation=p.modulation, snr_avg=4096)
         self.k = 1 if p.modulation == "bpsk" else 2
         if p.conv != "none":
             from orbitlink.modem.fec.conv import ConvCode
@@ -216,6 +219,10 @@ class CodedDeframer(Block):
         return int(llr_index // self.k)
 
     def _search(self, h: _Hypothesis):
+        """Find and decode frames: search for the ASM (at most ``max_errors`` bit errors);
+        once a frame has been found, the next one is also tried where it should follow
+        (the flywheel), whatever its ASM looks like: the RS/CRC check decides. After two
+        frames in a row fail there, the lock is dropped."""
         na = len(self.asm)
         need = na + self.frame_bits
         res = np.zeros(3, np.int64)
@@ -225,20 +232,21 @@ class CodedDeframer(Block):
             if h.next > last:
                 break
             start = h.next - h.base
-            if h.expect == h.next:
-                # flywheel: frames follow each other, so the ASM is expected right here
+            fly = h.expect == h.next
+            if fly:
                 e = int(np.count_nonzero(h.bits[start:start + na] != self.asm))
-                inverted = na - e < e
-                errors = min(e, na - e)
-                if errors > p.max_errors_locked:
-                    h.expect = -1
-                    continue
+                inverted = (na - e < e) if min(e, na - e) <= p.max_errors_locked else h.inverted
+                errors = na - e if inverted else e
                 pos = start
             else:
                 stop = last - h.base + 1
+                if h.expect > h.next:  # search only up to where the flywheel expects a frame
+                    stop = min(stop, h.expect - h.base)
                 if not asm_search(h.bits, start, stop, self.asm_int, na, p.max_errors, res):
-                    h.next = last + 1
-                    break
+                    h.next = h.base + stop if h.expect > h.next else last + 1
+                    if h.next > last:
+                        h.next = min(h.next, last + 1)
+                    continue
                 pos, inverted, errors = int(res[0]), bool(res[1]), int(res[2])
             fb = h.bits[pos + na: pos + need]
             if inverted:
@@ -249,10 +257,15 @@ class CodedDeframer(Block):
             abs_pos = h.base + pos
             if ok or p.emit_failed:
                 self._pending.append(self._make_pdu(h, abs_pos, inverted, errors, payload, info))
-            if ok or errors <= p.max_errors:  # in sync: the next frame follows this one
+            if ok:
                 h.next = h.expect = abs_pos + need
+                h.misses = 0
+                h.inverted = inverted
+            elif fly and h.misses == 0:  # one more chance one frame later; search meanwhile
+                h.misses = 1
+                h.next, h.expect = abs_pos + 1, abs_pos + need
             else:
-                h.next, h.expect = abs_pos + 1, -1
+                h.next, h.expect, h.misses = abs_pos + 1, -1, 0
         drop = h.next - h.base
         if drop > 0:
             h.bits = h.bits[drop:]
