@@ -14,11 +14,11 @@ Targets:
 
 Default run: the helpers, and one smoke run of each chain (a few seconds). ``-m ber`` (add
 ``-s`` for the tables, about 2 minutes on 2 cores): the conv BER around 1e-5 with the receiver
-(and the genie beside it), the concatenated FER at 2.6 dB with the receiver: decoded at the
-frames' known positions (the synchroniser and the code: must hold FER <= 1e-2 with 95 %
-confidence), through the link's deframer (a known shortfall: its sync-marker search, with no
-flywheel, misses a few per cent of the frames at this SNR; strict xfail), and the code alone
-(genie LLRs).
+(and the genie beside it); the concatenated FER at 2.6 dB with the receiver, through the link's
+deframer (the whole receiver) and decoded at the frames' known positions (the synchroniser and
+the code), both FER <= 1e-2 with 95 % confidence from 1500 frames, and the code alone (genie
+LLRs, FER <= 2e-3 from 5000 frames). FER 1e-4 itself needs some 30 000 frames per point: see
+``benchmarks/coded_curves.py`` and its measured figures.
 """
 
 import importlib.util
@@ -71,9 +71,11 @@ def test_crossing_interpolates_and_is_honest_about_zero_counts():
     # no error in too few trials: not resolved
     v, *_, note = cc.crossing([_point(2.0, 50, 1000), _point(2.5, 0, 1000)], 1e-4)
     assert v is None and "not resolved" in note
-    # no error in enough trials: bounded by that point
-    v, lo, hi, note = cc.crossing([_point(2.0, 50, 1000), _point(2.5, 0, 100_000)], 1e-4)
-    assert math.isnan(v) and hi == 2.5
+    # no error in enough trials: bounded by that point (even past an unresolved one)
+    for pts in ([_point(2.0, 50, 1000), _point(2.5, 0, 100_000)],
+                [_point(2.0, 50, 1000), _point(2.2, 0, 1000), _point(2.5, 0, 100_000)]):
+        v, lo, hi, note = cc.crossing(pts, 1e-4)
+        assert math.isnan(v) and hi == 2.5 and lo == 2.0, note
     assert cc.crossing([_point(2.0, 50, 1000)], 1e-4)[0] is None
     assert cc.upper_zero(1000) == pytest.approx(3.0 / 1000, rel=0.01)
 
@@ -102,8 +104,8 @@ def test_link_bits_are_what_transmit_sends():
 
 def test_smoke_concatenated_link_through_the_receiver():
     """ccsds-concat at 3.0 dB Eb/N0 (Es/N0 -0.6 dB), carrier offset 1800 Hz, -120 ppm: the
-    link's demodulator and deframer decode the frames; decoded at the known positions, every
-    one passes RS."""
+    link's demodulator and deframer decode every frame, and so does decoding the receiver's
+    symbols at the known frame positions."""
     t0 = time.perf_counter()
     n = 8
     r = cc.fer_segment(3.0, [7], n, "rx")
@@ -111,9 +113,7 @@ def test_smoke_concatenated_link_through_the_receiver():
     print(f"\nccsds-concat at 3.0 dB through the receiver, {n} frames, "
           f"{time.perf_counter() - t0:.1f} s: deframer {rx}, known positions {pos}")
     assert pos["ok"] == n, pos
-    assert rx["wrong"] == 0 and rx["failed"] == 0
-    # the deframer's sync-marker search (max_errors 2, no flywheel) may miss one at this SNR
-    assert rx["ok"] >= n - 1, rx
+    assert rx["ok"] == n, rx
 
 
 def test_smoke_conv_direct_chain_through_the_receiver():
@@ -200,12 +200,10 @@ def test_concat_fer_at_2p6_db_code_alone(concat_at_target):
 
 
 @pytest.mark.ber
-@pytest.mark.xfail(strict=True, reason="CodedDeframer finds frames only by an ASM with at most "
-                   "max_errors (2) bit errors after the Viterbi decoder, with no flywheel: at "
-                   "2.6 dB an error burst over the ASM loses a few per cent of the frames that "
-                   "RS would decode")
 def test_concat_fer_at_2p6_db_through_the_deframer(concat_at_target):
+    """The whole receiver: demodulator and the link's deframer (ASM search and flywheel)."""
     p = concat_at_target["rx"]
     print(f"\nrx: FER {p.rate:.2e} ({p.fails}/{p.trials}: {p.counts}), one-sided 95 % upper "
-          f"bound {p.ci_hi_one:.2e}")
+          f"bound {p.ci_hi_one:.2e} (target {cc.FER_TARGET:g})")
+    assert p.trials == 1500
     assert p.ci_hi_one <= 1e-2
