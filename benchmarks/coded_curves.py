@@ -19,8 +19,8 @@ BER: convolutional code r=1/2 K=7 (CCSDS variant), soft Viterbi
     the derotated symbols go, from an even code-symbol index, to two Viterbi decoders that differ
     only by their LLRs:
 
-    - ``demapper``: :class:`~orbitlink.modem.psk.SoftDemapper` (running M2M4 amplitude/noise
-      estimate, 256 symbols), the LLRs the coded deframer uses;
+    - ``demapper``: the coded deframer's own :class:`~orbitlink.modem.psk.SoftDemapper`
+      (running M2M4 amplitude/noise estimate), the LLRs the link decodes;
     - ``fixed``: ``Re z`` (a constant scale: the AGC holds the level; the Viterbi decoder does
       not depend on the scale).
 
@@ -63,7 +63,9 @@ FER: ``ccsds-concat`` link (RS(255,223) I=5 + randomizer + conv r=1/2, 1115-byte
 
     Each frame sent is ``ok`` (a frame at its position, check passed, payload equal), ``failed``
     (found, check failed), ``wrong`` (check passed, payload differs: undetected) or ``missed``
-    (nothing found at its position); FER = 1 - ok / sent. ``false`` counts decoded frames at no
+    (nothing found at its position); FER = 1 - ok / sent. ``1st`` counts the bursts whose
+    first frame was lost (the deframer has to find it by its ASM alone; a frame lock makes
+    the following ones easier), so the FER after the first frame of each burst is given too. ``false`` counts decoded frames at no
     sent position, ``slips`` the changes of the frames' ``inverted`` flag (a 180-degree carrier
     slip between two frames) in ``rx`` mode.
 
@@ -88,18 +90,22 @@ Usage::
 
 ``tests/test_coded_ber.py`` imports this file (by path) for its tests.
 
-Measured (defaults, ``--genie``, 2 workers; FER: 1.6..3.6 dB with 30 000 frames at 2.6 dB;
-BER about 2.5 min, FER about 8 min of wall time on two cores):
+Measured at commit 5269a4d (deframer with flywheel), 2 workers, ``--what both --modes
+rx,genie,sym --fer-points 1.6,1.8,2.0,2.2,2.4,2.6,2.8,3.0 --fer-max-frames 6000
+--fer-target-frames 30000`` (624 s of wall time: BER 150 s, FER 470 s) plus ``--modes llr``:
 
-- conv BER 1e-5 with the receiver at 4.42 dB (SoftDemapper LLRs) / 4.29 dB (fixed-scale), the
-  genie at 4.12 / 4.09 dB: synchroniser loss about 0.2 dB, target (<= 4.8 dB) met; at 4.8 dB
-  BER 1.4e-6 (13 events in 3e7 bits).
-- ccsds-concat at 2.6 dB: through the link's deframer FER 3.7e-2 (1101/30000; 1060 frames
-  missed: no ASM within 2 bit errors after the Viterbi decoder), target missed; the receiver's
-  symbols decoded at the known frame positions 0/30000 (one-sided 95 % bound 1.0e-4), as the
-  genie LLRs (0/30000): the synchroniser is not what falls short (0.12-0.14 dB at FER 1e-1 and
-  1e-2); the deframer's sync-marker search is (0.7 dB at FER 1e-2, a floor of 2e-2 at 2.6 dB
-  that reaches 1e-4 only near 4.6 dB).
+- conv BER 1e-5 with the receiver at 4.30 dB (95 % 4.20 .. 4.39), the genie at 4.09 dB: the
+  synchroniser costs 0.21 dB; target (<= 4.8 dB) met: at 4.8 dB BER 1.4e-6 (14 events in 3e7
+  bits, 95 % upper 2.4e-6); no slip.
+- ccsds-concat at 2.6 dB through the receiver and the link's deframer: FER 6.3e-4 (19/30000),
+  every loss the first frame of a 50-frame burst (found by its ASM alone, within 2 bit errors
+  after the Viterbi decoder); the frames after it 0/29400 (one-sided 95 % bound 1.02e-4). The
+  receiver's symbols decoded at the known positions 0/30000, the genie LLRs 0/30000 (bounds
+  1.0e-4). Synchroniser loss 0.13 dB at FER 1e-1 and 1e-2 (genie symbols vs receiver, both
+  through the deframer or both at known positions); deframer loss 0.0-0.03 dB there.
+- genie symbols through the deframer: 2 frames of 30000 at 2.6 dB (and 2 of 6000 at 2.2 dB)
+  passed RS with their payload complemented: the flywheel flips the polarity on an ASM with
+  24 or more bit errors (within ``max_errors_locked`` of the inverted marker).
 """
 
 from __future__ import annotations
@@ -120,7 +126,7 @@ from orbitlink.flowgraphs.links import load_link, transmit
 from orbitlink.modem.block import SYM_DTYPE
 from orbitlink.modem.channel import Channel, simulate
 from orbitlink.modem.fec.conv import ConvEncoder, ViterbiDecoder
-from orbitlink.modem.psk import PskDemodulator, PskModulator, SoftDemapper
+from orbitlink.modem.psk import PskDemodulator, PskModulator
 from orbitlink.tests.ber_tools import AlignmentError, align, clopper_pearson
 
 #: targets of the brief
@@ -263,7 +269,8 @@ class _Decoders:
     """The two Viterbi decoders (demapper LLRs, fixed-scale LLRs) and their error counters."""
 
     def __init__(self, fixed_scale: float, warmup: int):
-        self.demap = SoftDemapper(modulation="bpsk")
+        # the demapper the coded deframer uses (its own SoftDemapper, same parameters)
+        self.demap = _link("ccsds-conv", ()).deframer().demap
         self.dec = {k: ViterbiDecoder(variant="CCSDS", rate="1/2") for k in LLR_KINDS}
         self.count = {k: ErrorCounter() for k in LLR_KINDS}
         self.ndec = {k: 0 for k in LLR_KINDS}  # decoded bits released so far
@@ -514,7 +521,9 @@ def _decode_known(link, d, starts, payloads, bit_base=0, track_polarity=True):
 
 def _counts(status, **extra):
     d = {s: status.count(s) for s in ("ok", "failed", "wrong", "missed")}
-    d.update({"false": 0, "slips": 0, "asm_over": 0})
+    # the first frame of a burst is the one the deframer must find by its ASM alone
+    d.update({"false": 0, "slips": 0, "asm_over": 0,
+              "first": int(bool(status) and status[0] != "ok")})
     d.update(extra)
     return d
 
@@ -815,7 +824,8 @@ def measure_fer(runner: Runner, mode: str, ebn0_list, *, seed: int = 1,
                 p = pts.setdefault(name, Point("fer", name, "", float(e), r["esn0_db"]))
                 p.trials += r["frames"]
                 p.fails += r["frames"] - c["ok"]
-                for key in ("ok", "failed", "wrong", "missed", "false", "slips", "asm_over"):
+                for key in ("ok", "failed", "wrong", "missed", "false", "slips", "asm_over",
+                            "first"):
                     p.counts[key] = p.counts.get(key, 0) + c[key]
                 p.segments += 1
                 p.cpu_s += r["elapsed"]
@@ -862,14 +872,14 @@ def format_fer_table(points, header: bool = True) -> str:
         lines.append(f"{'mode':5} {'Eb/N0':>6} {'Es/N0':>6} {'FER':>10} {'CI95 lo':>10} "
                      f"{'CI95 hi':>10} {'1s-95hi':>9} {'fails':>6} {'frames':>7} {'missed':>6} "
                      f"{'failed':>6} {'wrong':>5} {'false':>5} {'slips':>5} {'asm>max':>7} "
-                     f"{'cpu s':>7} {'wall s':>6}")
+                     f"{'1st':>4} {'cpu s':>7} {'wall s':>6}")
     for p in points:
         c = p.counts
         lines.append(f"{p.mode:5} {p.ebn0_db:6.2f} {p.esn0_db:6.2f} {_fmt_rate(p)} "
                      f"{p.ci_hi_one:9.2e} {p.fails:6d} {p.trials:7d} {c.get('missed', 0):6d} "
                      f"{c.get('failed', 0):6d} {c.get('wrong', 0):5d} {c.get('false', 0):5d} "
-                     f"{c.get('slips', 0):5d} {c.get('asm_over', 0):7d} {p.cpu_s:7.1f} "
-                     f"{p.wall_s:6.1f}")
+                     f"{c.get('slips', 0):5d} {c.get('asm_over', 0):7d} {c.get('first', 0):4d} "
+                     f"{p.cpu_s:7.1f} {p.wall_s:6.1f}")
     return "\n".join(lines)
 
 
@@ -951,6 +961,13 @@ def fer_summary(points) -> str:
                 lines.append(f"         at {p.ebn0_db:.2f} dB: FER {p.rate:.2e} (95 % "
                              f"{p.ci_lo:.2e} .. {p.ci_hi:.2e}; one-sided upper "
                              f"{p.ci_hi_one:.2e}; {p.fails}/{p.trials} frames){extra}: {verdict}")
+                if p.mode in ("rx", "rxfix", "sym", "symfix") and p.segments:
+                    f1 = p.counts["first"]
+                    q = dataclasses.replace(p, fails=p.fails - f1, trials=p.trials - p.segments)
+                    lines.append(f"         first frame of a {p.trials // p.segments}-frame "
+                                 f"burst lost {f1}/{p.segments}; the frames after it: FER "
+                                 f"{q.rate:.2e} ({q.fails}/{q.trials}; one-sided upper "
+                                 f"{q.ci_hi_one:.2e}): {_verdict(q, FER_TARGET)}")
     def ok(c):
         return c is not None and c[0] is not None and not math.isnan(c[0])
 
@@ -961,7 +978,8 @@ def fer_summary(points) -> str:
                    ("sym", "symfix", "  of which SoftDemapper LLRs, genie symbols"),
                    ("rx", "rxpos", "deframer loss with the receiver in the loop"),
                    ("rx", "rxfix", "  of which SoftDemapper LLRs"),
-                   ("rxfix", "rxpos", "  of which the ASM search (no flywheel)"))
+                   ("rxfix", "rxpos", "  of which the frame synchroniser (ASM search, "
+                                      "flywheel)"))
     # losses where the curves are measured well: the target, and FER 1e-1 / 1e-2
     for level in (FER_TARGET, 1e-2, 1e-1):
         cr = cross if level == FER_TARGET else {
