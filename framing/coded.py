@@ -141,6 +141,7 @@ class _Hypothesis:
         self.expect = -1  # where the next ASM should start (flywheel), -1 when not locked
         self.misses = 0  # frames that failed in a row where the flywheel expected them
         self.inverted = False  # polarity of the last good frame
+        self.last_end = 0  # end of the last good frame (no frame is decoded before it)
         self.llr_offset = skip
 
 
@@ -235,7 +236,10 @@ class CodedDeframer(Block):
             fly = h.expect == h.next
             if fly:
                 e = int(np.count_nonzero(h.bits[start:start + na] != self.asm))
-                inverted = (na - e < e) if min(e, na - e) <= p.max_errors_locked else h.inverted
+                # the complement of a codeblock is a codeblock too: change the polarity only
+                # on a clear (search-grade) inverted marker
+                inverted = (not h.inverted) if (e if h.inverted else na - e) <= p.max_errors \
+                    else h.inverted
                 errors = na - e if inverted else e
                 pos = start
             else:
@@ -248,16 +252,13 @@ class CodedDeframer(Block):
                         h.next = min(h.next, last + 1)
                     continue
                 pos, inverted, errors = int(res[0]), bool(res[1]), int(res[2])
-            fb = h.bits[pos + na: pos + need]
-            if inverted:
-                fb = 1 - fb
-            block = np.packbits(fb).tobytes()
-            payload, info = self.codec.decode(block)
-            ok = bool(info.get("ok", True))
             abs_pos = h.base + pos
-            if ok or p.emit_failed:
-                self._pending.append(self._make_pdu(h, abs_pos, inverted, errors, payload, info))
+            if not fly and h.expect == -1 and abs_pos - need >= max(h.base, h.last_end):
+                # first lock: the frame just before this one may have had a damaged marker
+                self._decode_at(h, abs_pos - need - h.base, inverted, -1, backward=True)
+            ok = self._decode_at(h, pos, inverted, errors)
             if ok:
+                h.last_end = abs_pos + need
                 h.next = h.expect = abs_pos + need
                 h.misses = 0
                 h.inverted = inverted
@@ -266,10 +267,34 @@ class CodedDeframer(Block):
                 h.next, h.expect = abs_pos + 1, abs_pos + need
             else:
                 h.next, h.expect, h.misses = abs_pos + 1, -1, 0
-        drop = h.next - h.base
+        drop = self._horizon(h) - h.base
         if drop > 0:
             h.bits = h.bits[drop:]
             h.base += drop
+
+    def _horizon(self, h: _Hypothesis) -> int:
+        """No frame of this hypothesis can start before this bit any more."""
+        if h.expect == -1:  # unlocked: the first lock may still decode one frame back
+            return min(h.next, max(h.last_end, h.next - len(self.asm) - self.frame_bits, 0))
+        return h.next
+
+    def _decode_at(self, h: _Hypothesis, pos: int, inverted: bool, errors: int,
+                   backward: bool = False) -> bool:
+        """Decode the frame whose ASM starts at buffer index ``pos``; queue its PDU if it
+        passes (or always, with ``emit_failed``, except for the backward guess)."""
+        na = len(self.asm)
+        fb = h.bits[pos + na: pos + na + self.frame_bits]
+        if inverted:
+            fb = 1 - fb
+        payload, info = self.codec.decode(np.packbits(fb).tobytes())
+        ok = bool(info.get("ok", True))
+        if errors < 0:
+            e = int(np.count_nonzero(h.bits[pos:pos + na] != self.asm))
+            errors = na - e if inverted else e
+        if ok or (self.params.emit_failed and not backward):
+            self._pending.append(self._make_pdu(h, h.base + pos, inverted, errors, payload,
+                                                info))
+        return ok
 
     def _make_pdu(self, h, abs_pos, inverted, asm_errors, payload, info):
         p = self.params
@@ -305,7 +330,7 @@ class CodedDeframer(Block):
         if final:
             ready, self._pending = self._pending, []
         else:
-            mark = min(self._bit_to_symbol(h, h.next) for h in self.hyps)
+            mark = min(self._bit_to_symbol(h, self._horizon(h)) for h in self.hyps)
             ready = [x for x in self._pending if x[0] < mark]
             self._pending = [x for x in self._pending if x[0] >= mark]
         ready.sort(key=lambda x: (x[0], x[1]))
@@ -315,7 +340,7 @@ class CodedDeframer(Block):
                 continue  # the same frame seen by two hypotheses
             out.append((s0, hi, pdu))
         # keep the symbols every hypothesis may still need
-        keep_from = min(self._bit_to_symbol(h, h.next) for h in self.hyps) - 2
+        keep_from = min(self._bit_to_symbol(h, self._horizon(h)) for h in self.hyps) - 2
         if self._pending:
             keep_from = min(keep_from, min(x[0] for x in self._pending))
         drop = keep_from - self._sym_base

@@ -481,7 +481,7 @@ class SoftDemapper(Block):
     def _reset(self):
         p = self.params
         self.mod = Modulation(p.modulation, p.differential)
-        self._state = np.array([1.0, 1.0])
+        self._state = np.array([1.0, 1.0, 0.5])
         self._prev = np.complex128(1.0)
         if p.differential:
             pts = np.exp(2j * np.pi * np.arange(self.mod.order) / self.mod.order)

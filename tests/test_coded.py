@@ -148,3 +148,38 @@ def test_coded_decode_cli_reports_rs_corrections(tmp_path, capsys):
     rows = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert [r["hex"] for r in rows] == pays.read_text().splitlines()
     assert all(r["rs_ok"] and r["rs_corrected"] == 0 and r["crc_ok"] for r in rows)
+
+
+def _rs_stream(rng, n, asm_damage=None):
+    kw = dict(modulation="bpsk", payload_len=223, rs_e=16, rs_interleave=1, conv="none")
+    pays = [bytes(rng.integers(0, 256, 223).astype(np.uint8)) for _ in range(n)]
+    bits = CodedFramer(**kw).run([Pdu(p) for p in pays])
+    flen = len(bits) // n
+    for i, nerr in (asm_damage or {}).items():
+        idx = rng.choice(32, nerr, replace=False)
+        bits[i * flen + idx] ^= 1
+    bits = np.concatenate([rng.integers(0, 2, 300).astype(np.uint8), bits,
+                           rng.integers(0, 2, 300).astype(np.uint8)])
+    return kw, pays, _records(Modulation("bpsk").modulate_bits(bits))
+
+
+def test_flywheel_decodes_frames_whose_marker_is_damaged():
+    """Frames follow each other: once locked, a frame is decoded where it must be, even with a
+    marker the search would reject; the first frame, before any lock, is found backwards from
+    the second."""
+    rng = np.random.default_rng(8)
+    kw, pays, rec = _rs_stream(rng, 4, {0: 9, 2: 12})
+    out = CodedDeframer(**kw).run(rec)
+    assert [p.data for p in out] == pays
+    assert [p.meta["asm_errors"] for p in out] == [9, 0, 12, 0]
+
+
+def test_flywheel_does_not_flip_polarity_on_a_mostly_inverted_marker():
+    """The complement of an RS codeblock is a codeblock: a marker with 25 bit errors (7 from
+    the inverted marker: not within the search threshold) must not make the deframer
+    deliver the complemented payload."""
+    rng = np.random.default_rng(9)
+    kw, pays, rec = _rs_stream(rng, 3, {1: 22})
+    out = CodedDeframer(**kw).run(rec)
+    assert [p.data for p in out] == pays
+    assert not any(p.meta["inverted"] for p in out)

@@ -425,12 +425,15 @@ def symsync(xr, xi, wv, base_idx, n_avail, state, prm, taps, out_z, out_t, out_f
 def demap_running(z, state, avg, order, pts_re, pts_im, labels, k, out):
     """LLRs (positive = 1) of M-PSK symbols scaled by a running M2M4 estimate.
 
-    state: [m2, m4]. ``avg`` is the averaging factor per symbol. For order 2 and 4 the
+    state: [m2, m4, s]: the running moments and the last valid signal power (held while the
+    M2M4 estimate is undefined, 2 m2^2 <= m4, as happens at very low SNR). ``avg`` is the
+    averaging factor per symbol. For order 2 and 4 the
     closed forms are used; otherwise max-log over ``pts`` (unit energy, by phase index) with
     ``labels``. Writes ``len(z) * k`` LLRs.
     """
     m2 = state[0]
     m4 = state[1]
+    s_last = state[2]
     M = pts_re.shape[0]
     for i in range(z.shape[0]):
         zr = z[i].real
@@ -439,7 +442,11 @@ def demap_running(z, state, avg, order, pts_re, pts_im, labels, k, out):
         m2 += avg * (p - m2)
         m4 += avg * (p * p - m4)
         sp = 2.0 * m2 * m2 - m4
-        s = math.sqrt(sp) if sp > 0.0 else 0.0
+        if sp > 0.0:
+            s = math.sqrt(sp)
+            s_last = s
+        else:
+            s = min(s_last, m2)
         nv = m2 - s
         if nv < 1e-6 * m2 + 1e-30:
             nv = 1e-6 * m2 + 1e-30
@@ -466,6 +473,7 @@ def demap_running(z, state, avg, order, pts_re, pts_im, labels, k, out):
                 out[k * i + j] = (b0 - b1) / nv
     state[0] = m2
     state[1] = m4
+    state[2] = s_last
     return z.shape[0] * k
 
 
