@@ -478,32 +478,7 @@ def demap_running(z, state, avg, order, pts_re, pts_im, labels, k, out):
 
 
 # ------------------------------------------------------------------------------------------------
-# Sync-word correlation
-
-
-@njit(cache=True, nogil=True)
-def correlate_norm(z, ref, out):
-    """``out[p] = |sum_k conj(ref_k) z_{p+k}| / sqrt(sum|ref|^2 sum_k |z_{p+k}|^2)``."""
-    L = ref.shape[0]
-    n = z.shape[0] - L + 1
-    er = 0.0
-    for k in range(L):
-        er += ref[k].real * ref[k].real + ref[k].imag * ref[k].imag
-    for p in range(max(n, 0)):
-        cr = 0.0
-        ci = 0.0
-        ez = 0.0
-        for k in range(L):
-            zr = z[p + k].real
-            zi = z[p + k].imag
-            rr = ref[k].real
-            ri = ref[k].imag
-            cr += rr * zr + ri * zi
-            ci += rr * zi - ri * zr
-            ez += zr * zr + zi * zi
-        den = math.sqrt(er * max(ez, 1e-30))
-        out[p] = math.sqrt(cr * cr + ci * ci) / den
-    return max(n, 0)
+# Sync-word search
 
 
 @njit(cache=True, nogil=True)
