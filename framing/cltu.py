@@ -27,6 +27,7 @@ import numpy as np
 
 from orbitlink.framing import ccsds_tc
 from orbitlink.framing.errors import FrameParseError
+from orbitlink.framing._base import BitFramer
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
 from orbitlink.modem.fec.bch import BchStatus, bch_decode, bch_encode
 
@@ -286,23 +287,15 @@ class CltuEncoderParams:
 
 
 @register
-class CltuEncoder(Block):
+class CltuEncoder(BitFramer):
     """TC Transfer Frames (PDUs) to channel bits (u8): acquisition sequence, then the CLTU
     (start sequence, BCH codeblocks with fill, tail sequence), for each frame. Stateless."""
 
     name = "cltu_encoder"
     Params = CltuEncoderParams
-    rate = Rate.PDU_TO_STREAM
-    in_type = "pdu"
-    out_type = "u8"
-    stateful = False
 
     def frame_bits(self, frame: bytes) -> np.ndarray:
         raw = b"\x55" * self.params.acquisition_bytes + build_cltu(bytes(frame),
                                                                    self.params.randomize)
         return np.unpackbits(np.frombuffer(raw, np.uint8))
 
-    def _process(self, pdus):
-        if not pdus:
-            return np.zeros(0, np.uint8)
-        return np.concatenate([self.frame_bits(bytes(p.data)) for p in pdus])

@@ -29,6 +29,7 @@ import numpy as np
 
 from orbitlink import OrbitlinkError
 from orbitlink.modem._kernels.sync import asm_search
+from orbitlink.framing._base import BitFramer
 from orbitlink.modem.block import Block, Pdu, Rate, SYM_DTYPE, param, register
 from orbitlink.modem.fec.codec import CrcStage, FrameCodec, RandomizerStage, RsStage
 from orbitlink.modem.modulation import m2m4
@@ -90,17 +91,13 @@ def _asm_bits(p: CodedFrameParams) -> np.ndarray:
 
 
 @register
-class CodedFramer(Block):
+class CodedFramer(BitFramer):
     """PDUs to frame bits (u8): ASM + codeblock. The convolutional code, when the link has
     one, is applied to the whole bit stream by a :class:`~orbitlink.modem.fec.conv.ConvEncoder`
     after this block."""
 
     name = "coded_framer"
     Params = CodedFrameParams
-    rate = Rate.PDU_TO_STREAM
-    in_type = "pdu"
-    out_type = "u8"
-    stateful = False
 
     def _reset(self):
         self.codec = frame_codec(self.params)
@@ -116,10 +113,6 @@ class CodedFramer(Block):
         block = self.codec.encode(bytes(payload))
         return np.concatenate([self.asm_bits, np.unpackbits(np.frombuffer(block, np.uint8))])
 
-    def _process(self, pdus):
-        if not pdus:
-            return np.zeros(0, np.uint8)
-        return np.concatenate([self.frame_bits(bytes(q.data)) for q in pdus])
 
     @classmethod
     def example(cls, rng):

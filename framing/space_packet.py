@@ -21,7 +21,7 @@ import struct
 from dataclasses import dataclass
 
 import numpy as np
-from construct import BitsInteger, BitStruct, Bytes, Const, ConstructError, Flag, Int16ub, Struct, this
+from construct import BitsInteger, BitStruct, Bytes, Const, ConstructError, Flag, Struct, this
 
 from orbitlink.framing.errors import FrameParseError
 from orbitlink.modem.block import Block, Pdu, Rate, param, register

@@ -24,6 +24,7 @@ import numpy as np
 
 from orbitlink import OrbitlinkError
 from orbitlink.modem._kernels.psk import sync_search
+from orbitlink.framing._base import BitFramer
 from orbitlink.modem.block import SYM_DTYPE, Block, Pdu, Rate, param, register
 from orbitlink.modem.fec.crc import crc16_ccitt
 from orbitlink.modem.modulation import MODULATIONS, Modulation, m2m4
@@ -69,15 +70,11 @@ class _FrameLayout:
 
 
 @register
-class SyncFramer(Block):
+class SyncFramer(BitFramer):
     """PDUs (payload_len bytes each) to frame bits (u8): sync word, payload, CRC, padding."""
 
     name = "sync_framer"
     Params = SyncFrameParams
-    rate = Rate.PDU_TO_STREAM
-    in_type = "pdu"
-    out_type = "u8"
-    stateful = False
 
     def _reset(self):
         self.layout = _FrameLayout(self.params)
@@ -96,10 +93,6 @@ class SyncFramer(Block):
         parts.append(np.zeros(lay.pad, np.uint8))
         return np.concatenate(parts).astype(np.uint8)
 
-    def _process(self, pdus):
-        if not pdus:
-            return np.zeros(0, np.uint8)
-        return np.concatenate([self.frame_bits(bytes(q.data)) for q in pdus])
 
     @classmethod
     def example(cls, rng):

@@ -5,7 +5,6 @@ import pkgutil
 
 import numpy as np
 
-import orbitlink
 
 
 def import_all():

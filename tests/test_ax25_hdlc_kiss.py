@@ -6,7 +6,6 @@ listed in the modules' ``FUZZ_TARGETS``, and a plain-socket client against the s
 """
 
 import json
-import os
 import shutil
 import socket
 import subprocess

@@ -271,7 +271,6 @@ def symsync(xr, xi, wv, base_idx, n_avail, state, prm, taps, out_z, out_t, out_f
     Returns the number of symbols written to ``out_z`` (derotated complex), ``out_t``
     (absolute timing instant in samples) and ``out_f`` (frequency estimate, cycles/sample).
     """
-    sps = prm[SP_SPS]
     kp = prm[SP_KP]
     ki = prm[SP_KI]
     c1 = prm[SP_C1]
