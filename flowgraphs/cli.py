@@ -384,7 +384,7 @@ def _plots(out_dir, link, rx, z):
     fig.savefig(p, dpi=110, bbox_inches="tight")
     plt.close(fig)
     paths.append(p)
-    f, pxx = welch(rx, fs=link.samp_rate, nperseg=1024, return_onesided=False)
+    f, pxx = welch(rx, fs=link.samp_rate, nperseg=1024, return_onesided=False, detrend=False)
     order = np.argsort(f)
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.plot(f[order] / 1e3, 10 * np.log10(pxx[order] + 1e-20))
