@@ -58,6 +58,7 @@ import numpy as np
 from orbitlink import OrbitlinkError
 from orbitlink.framing.errors import FrameParseError
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
+from orbitlink.modem.fec.crc import as_bytes as _as_bytes
 from orbitlink.modem.fec.golay import golay24_decode, golay24_encode
 from orbitlink.modem.fec.line import check_bits
 from orbitlink.modem.fec.rs import ReedSolomon
@@ -118,16 +119,6 @@ class Ax100Frame:
     rs_corrected: int
     golay_corrected: int | None = None
     length_field: int | None = None
-
-
-def _as_bytes(data, what: str) -> bytes:
-    if isinstance(data, bytes):
-        return data
-    if isinstance(data, (bytearray, memoryview)):
-        return bytes(data)
-    if isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 1:
-        return data.tobytes()
-    raise TypeError(f"{what} needs bytes, not {type(data).__name__}")
 
 
 @functools.lru_cache(maxsize=None)

@@ -62,6 +62,7 @@ import numpy as np
 
 from orbitlink.modem._kernels import rs as _k
 from orbitlink.modem.fec.crc import FecInputError
+from orbitlink.modem.fec.crc import as_bytes as _as_bytes
 
 __all__ = ["ReedSolomon", "RsResult", "RsBatchResult", "ReedSolomonError",
            "conventional_to_dual", "dual_to_conventional", "CODES"]
@@ -218,16 +219,6 @@ def _tables(e: int, basis: str) -> _Tables:
 
 # --------------------------------------------------------------------------------------------
 # Input checks
-
-
-def _as_bytes(data, what: str) -> bytes:
-    if isinstance(data, bytes):
-        return data
-    if isinstance(data, (bytearray, memoryview)):
-        return bytes(data)
-    if isinstance(data, np.ndarray) and data.dtype == np.uint8 and data.ndim == 1:
-        return data.tobytes()
-    raise TypeError(f"{what} needs bytes (or a 1-D uint8 array), not {type(data).__name__}")
 
 
 def _as_u8_2d(a, what: str, ncols: int) -> np.ndarray:
