@@ -113,24 +113,49 @@ def cmd_blocks(args) -> int:
 # encode
 
 
+def _medium(args, link, out_path=None) -> str:
+    """The medium asked for (--medium), else what the output file implies, else the link's."""
+    m = getattr(args, "medium", None)
+    if m:
+        return m
+    if out_path is not None and not out_path.lower().endswith(".wav"):
+        return "iq"  # SigMF holds complex samples
+    return link.medium
+
+
 def cmd_encode(args) -> int:
-    from orbitlink.drivers.sigmf import SigmfWriter
+    from orbitlink import OrbitlinkError
     from orbitlink.flowgraphs.links import frames_from_payload_file, load_link, transmit
 
     link = load_link(args.link, _overrides(args.set))
     payloads = frames_from_payload_file(args.inp, link)
-    burst = transmit(link, payloads, seed=args.seed, samp_rate=args.rate)
+    wav = args.out.lower().endswith(".wav")
+    medium = _medium(args, link, args.out)
+    if medium == "audio" and not wav:
+        raise OrbitlinkError(f"{args.out}: audio is written to a .wav file; give an --out "
+                             "ending in .wav, or --medium iq for SigMF")
+    burst = transmit(link, payloads, seed=args.seed, samp_rate=args.rate, medium=medium)
     rate = float(args.rate or link.samp_rate)
-    with SigmfWriter(args.out, rate, center_freq=args.center_freq, datetime=args.datetime,
-                     description=f"orbitlink {link.name}: {len(payloads)} frames") as w:
-        w.global_extra["orbitlink:link"] = link.name
-        w.write(burst.iq)
-        fixed = link.payload_len is not None
-        for i, s in enumerate(burst.frame_starts):
-            w.annotate(int(round(s)), int(round(burst.frame_len)), f"frame {i}",
-                       comment=payloads[i].hex() if fixed else None, frame=i)
-    print(f"orbitlink encode: {len(payloads)} frames, {len(burst.iq)} samples "
-          f"({len(burst.iq) / rate:.3f} s at {rate:g} Hz) -> {w.meta_path}", file=sys.stderr)
+    if wav:
+        from orbitlink.drivers.wav import WavWriter
+
+        with WavWriter(args.out, rate, channels=1 if medium == "audio" else 2) as w:
+            w.write(burst.iq)
+        dest = args.out
+    else:
+        from orbitlink.drivers.sigmf import SigmfWriter
+
+        with SigmfWriter(args.out, rate, center_freq=args.center_freq, datetime=args.datetime,
+                         description=f"orbitlink {link.name}: {len(payloads)} frames") as w:
+            w.global_extra["orbitlink:link"] = link.name
+            w.write(burst.iq)
+            fixed = link.payload_len is not None
+            for i, s in enumerate(burst.frame_starts):
+                w.annotate(int(round(s)), int(round(burst.frame_len)), f"frame {i}",
+                           comment=payloads[i].hex() if fixed else None, frame=i)
+        dest = w.meta_path
+    print(f"orbitlink encode: {len(payloads)} frames, {len(burst.iq)} {medium} samples "
+          f"({len(burst.iq) / rate:.3f} s at {rate:g} Hz) -> {dest}", file=sys.stderr)
     return 0
 
 
@@ -173,7 +198,8 @@ def cmd_decode(args) -> int:
         return _err(f"{rec.name}: the recording does not say which link it carries; "
                     f"give --link (see 'orbitlink links')")
     link = load_link(name, _overrides(args.set))
-    chain = link.rx_chain(rec.samp_rate)
+    medium = getattr(rec, "kind", "iq")
+    chain = link.rx_chain(rec.samp_rate, medium=medium)
     rec_time = _parse_time(rec.datetime)
     n = ok = 0
     progress = Progress(rec.num_samples, "decoding")
@@ -219,8 +245,8 @@ def cmd_decode(args) -> int:
             kiss.close()
     dt = time.perf_counter() - t0
     print(f"orbitlink decode: {n} frames ({ok} with a good CRC) from "
-          f"{rec.num_samples / rec.samp_rate:.3f} s of signal in {dt:.2f} s, link {link.name}",
-          file=sys.stderr)
+          f"{rec.num_samples / rec.samp_rate:.3f} s of {'audio' if medium == 'audio' else 'IQ'} "
+          f"in {dt:.2f} s, link {link.name}", file=sys.stderr)
     if error is not None:
         return _err(str(error))
     return 0
@@ -243,11 +269,12 @@ def cmd_loopback(args) -> int:
     link = load_link(args.link, _overrides(args.set))
     if args.frames < 1:
         return _err("--frames must be at least 1")
+    medium = _medium(args, link)
     rng = np.random.default_rng(args.seed)
     payloads = random_payloads(link, rng, args.frames)
+    # the channel acts on complex baseband; the audio medium is made from its output
     burst = transmit(link, payloads, seed=args.seed + 1)
-    mod = link.modulator()
-    bps = mod.mod.bits_per_symbol
+    bps = link.bits_per_symbol
     rate = link.code_rate
     esn0 = args.esn0 if args.esn0 is not None else args.ebn0 + 10 * math.log10(bps * rate)
     ebn0 = esn0 - 10 * math.log10(bps * rate)
@@ -269,23 +296,37 @@ def cmd_loopback(args) -> int:
             out_dir = tmp.name
     os.makedirs(out_dir, exist_ok=True)
     base = os.path.join(out_dir, f"loopback-{link.name}")
-    with SigmfWriter(base, link.samp_rate, center_freq=args.center_freq,
-                     datetime=time.time(),
-                     description=f"orbitlink loopback {link.name}: Es/N0 {esn0:.2f} dB, "
-                                 f"cfo {args.cfo} Hz, sro {args.sro} ppm") as w:
-        w.global_extra["orbitlink:link"] = link.name
-        w.write(rx)
-        for i, s in enumerate(starts):
-            w.annotate(max(0, int(round(s))), int(round(burst.frame_len / scale)),
-                       f"frame {i}", frame=i)
+    if medium == "audio":
+        from orbitlink.drivers.wav import WavWriter
+        from orbitlink.flowgraphs.links import to_audio
+
+        rx = to_audio(link, rx)
+        base += ".wav"
+        with WavWriter(base, link.samp_rate, channels=1) as w:
+            w.write(rx)
+    else:
+        with SigmfWriter(base, link.samp_rate, center_freq=args.center_freq,
+                         datetime=time.time(),
+                         description=f"orbitlink loopback {link.name}: Es/N0 {esn0:.2f} dB, "
+                                     f"cfo {args.cfo} Hz, sro {args.sro} ppm") as w:
+            w.global_extra["orbitlink:link"] = link.name
+            w.write(rx)
+            for i, s in enumerate(starts):
+                w.annotate(max(0, int(round(s))), int(round(burst.frame_len / scale)),
+                           f"frame {i}", frame=i)
 
     t0 = time.perf_counter()
     rec = open_recording(base)
     syms = []
-    chain = link.rx_chain(rec.samp_rate, emit_failed=True)
+    chain = link.rx_chain(rec.samp_rate, emit_failed=True, medium=medium)
+    demod_at = len(link.rx_front(rec.samp_rate, medium)) - 1
+
+    def tap(i, y):
+        if i == demod_at:
+            syms.append(y["z"] if y.dtype.names else y.astype(np.complex64))
+
     found = []
-    for frames in run_chain(chain, rec.chunks(args.chunk),
-                            taps=(lambda i, y: syms.append(y["z"]) if i == 0 else None)):
+    for frames in run_chain(chain, rec.chunks(args.chunk), taps=tap):
         found.extend(link.finish(p, rec.samp_rate) for p in frames)
     elapsed = time.perf_counter() - t0
 
@@ -331,7 +372,8 @@ def cmd_loopback(args) -> int:
         "freq_offset_hz": round(float(np.mean(fo)), 2) if fo else None,
         "false_frames": sum(bool(p.meta["crc_ok"]) for p in found) - nok,
         "decode_s": round(elapsed, 3),
-        "recording": None if tmp else rec.meta_path,
+        "medium": medium,
+        "recording": None if tmp else (rec.meta_path or rec.data_path),
     }
     if args.plot:
         result["plots"] = _plots(out_dir, link, rx, np.concatenate(syms) if syms else
@@ -370,17 +412,26 @@ def _plots(out_dir, link, rx, z):
         return []
     paths = []
     zz = z[-4000:]
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot(zz.real, zz.imag, ".", ms=2, alpha=0.5)
-    ax.set_aspect("equal")
-    lim = 1.6 * max(1e-3, float(np.sqrt(np.mean(np.abs(zz) ** 2)))) if len(zz) else 1.5
-    ax.set_xlim(-lim, lim)
-    ax.set_ylim(-lim, lim)
-    ax.grid(True, alpha=0.3)
-    ax.set_title(f"{link.name}: synchronised symbols (last {len(zz)})")
-    ax.set_xlabel("I")
-    ax.set_ylabel("Q")
-    p = os.path.join(out_dir, f"constellation-{link.name}.png")
+    if link.family == "fsk":  # soft symbols are real: their histogram shows the eye opening
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.hist(zz.real, bins=120, color="C0")
+        ax.set_xlabel("soft symbol (positive = 1)")
+        ax.set_ylabel("count")
+        ax.grid(True, alpha=0.3)
+        ax.set_title(f"{link.name}: soft symbols (last {len(zz)})")
+        p = os.path.join(out_dir, f"softsymbols-{link.name}.png")
+    else:
+        fig, ax = plt.subplots(figsize=(5, 5))
+        ax.plot(zz.real, zz.imag, ".", ms=2, alpha=0.5)
+        ax.set_aspect("equal")
+        lim = 1.6 * max(1e-3, float(np.sqrt(np.mean(np.abs(zz) ** 2)))) if len(zz) else 1.5
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.grid(True, alpha=0.3)
+        ax.set_title(f"{link.name}: synchronised symbols (last {len(zz)})")
+        ax.set_xlabel("I")
+        ax.set_ylabel("Q")
+        p = os.path.join(out_dir, f"constellation-{link.name}.png")
     fig.savefig(p, dpi=110, bbox_inches="tight")
     plt.close(fig)
     paths.append(p)
@@ -416,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--link", "-l", required=required, default=None if required else "qpsk",
                        help="link name (see 'orbitlink links') or a link YAML file")
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override a link parameter, e.g. --set symbol_rate=4800 "
+                       help="override a link parameter, e.g. --set baud=4800 "
                             "or --set receiver.carrier_bw=0.02 (repeatable)")
 
     p = sub.add_parser("expand", help="print the explicit graph (blocks and parameters) of a link")
@@ -429,20 +480,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per block")
     p.set_defaults(func=cmd_blocks)
 
-    p = sub.add_parser("encode", help="modulate payloads into a SigMF recording")
+    p = sub.add_parser("encode", help="modulate payloads into a SigMF recording or a WAV file")
     link_opts(p, True)
     p.add_argument("--in", dest="inp", required=True, metavar="PAYLOADS",
                    help="text file, one payload per line in hex, or a .kiss file")
-    p.add_argument("--out", required=True, metavar="FILE.sigmf-meta")
+    p.add_argument("--out", required=True, metavar="FILE.sigmf-meta|FILE.wav")
     p.add_argument("--rate", type=float, default=None, help="sample rate (default: the link's)")
     p.add_argument("--center-freq", type=float, default=None, metavar="HZ")
     p.add_argument("--datetime", default=None, metavar="ISO",
                    help="time of the first sample (core:datetime)")
     p.add_argument("--seed", type=int, default=0, help="seed of the idle symbols")
+    p.add_argument("--medium", choices=("iq", "audio"), default=None,
+                   help="write complex IQ or a receiver's audio (default: IQ for SigMF, the "
+                        "link's medium for a .wav)")
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("decode", help="decode the frames in a recording")
-    p.add_argument("file", help="SigMF recording (.sigmf-meta/.sigmf-data) or raw IQ file")
+    p.add_argument("file", help="SigMF recording (.sigmf-meta/.sigmf-data), WAV (mono: a "
+                   "receiver's audio; stereo: IQ) or raw IQ file")
     p.add_argument("--link", "-l", default=None,
                    help="link name or YAML file (default: the one named in the SigMF metadata)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a link parameter")
@@ -470,6 +525,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep the recording (and plots) in DIR")
     p.add_argument("--plot", action="store_true",
                    help="write constellation and spectrum PNGs (needs matplotlib)")
+    p.add_argument("--medium", choices=("iq", "audio"), default=None,
+                   help="the recording between TX and RX: complex IQ (SigMF) or a receiver's "
+                        "audio (WAV: SSB audio for PSK, FM audio for FSK/AFSK); default: the "
+                        "link's medium")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--chunk", type=int, default=1 << 16, help="samples per chunk")
     p.set_defaults(func=cmd_loopback)

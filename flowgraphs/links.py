@@ -40,9 +40,16 @@ from orbitlink.modem.modulation import MODULATIONS
 from orbitlink.modem.psk import PskDemodulator, PskDemodulatorParams, PskModulator
 
 FORMAT = 1
+PSK_MODULATIONS = MODULATIONS
+FSK_MODULATIONS = ("fsk", "gfsk", "gmsk", "afsk")
+ALL_MODULATIONS = PSK_MODULATIONS + FSK_MODULATIONS
 _TOP_KEYS = {"format", "name", "description", "modulation", "differential", "symbol_rate",
              "samp_rate", "rrc_alpha", "preamble_symbols", "gap_symbols", "postamble_symbols",
-             "framing", "receiver"}
+             "framing", "receiver", "deviation", "bt", "mark", "space", "audio_carrier",
+             "medium"}
+#: ``--set`` keys that are other names of link keys
+ALIASES = {"baud": "symbol_rate", "baudrate": "symbol_rate"}
+MEDIA = ("iq", "audio")
 FRAMING_TYPES = {
     # type: (params class of the deframer, keys the link file may set)
     "sync_crc": (SyncFrameParams, {"sync_word", "payload_len", "crc", "max_errors", "min_corr"}),
@@ -53,6 +60,14 @@ FRAMING_TYPES = {
                     "max_length"}),
     # CCSDS TC: TC Transfer Frames in CLTUs (BCH codeblocks), NRZ-M line coding
     "cltu": (None, {"nrzm", "randomize", "acquisition_bytes", "max_errors", "fecf"}),
+    # GOMspace NanoCom AX100: ASM+Golay mode or Reed-Solomon mode
+    "ax100": (None, {"mode", "max_errors", "sync_word", "preamble_len", "postamble_len",
+                     "scrambler", "rs"}),
+    # GOMspace U482C: ASM + Golay header, optional conv / scrambler / RS per frame
+    "u482c": (None, {"max_errors", "viterbi", "scrambler", "rs", "preamble_len",
+                     "postamble_len"}),
+    # FUNcube / AO-40 FEC: 256-byte blocks, 5200 channel bits with a distributed sync vector
+    "ao40": (None, {"max_errors"}),
 }
 #: link-level keys of a framing section, not parameters of the deframer block
 _LINK_KEYS = {"packets", "scid", "vcid"}
@@ -95,15 +110,49 @@ class Link:
     framing: dict
     receiver: dict = field(default_factory=dict)
     source: str = ""
+    deviation: float = 0.0  # Hz, FSK family (0 = the family default)
+    bt: float = 0.0  # Gaussian filter BT (gfsk/gmsk)
+    mark: float = 1200.0  # Hz, AFSK mark tone (bit 1)
+    space: float = 2200.0  # Hz, AFSK space tone (bit 0)
+    audio_carrier: float = 0.0  # Hz, PSK on an SSB audio medium (0 = the default for the rate)
+    medium: str = "iq"  # what `encode` writes by default: complex IQ or real audio
 
     @property
     def sps(self) -> float:
         return self.samp_rate / self.symbol_rate
 
     @property
+    def family(self) -> str:
+        """``"psk"`` or ``"fsk"`` (the FSK family includes AFSK, GFSK and GMSK)."""
+        return "fsk" if self.modulation in FSK_MODULATIONS else "psk"
+
+    @property
+    def bits_per_symbol(self) -> int:
+        return {"qpsk": 2, "oqpsk": 2, "8psk": 3}.get(self.modulation, 1)
+
+    @property
+    def fsk_deviation(self) -> float:
+        """Peak frequency deviation in Hz of an FSK/GFSK/GMSK link (GMSK: h = 1/2)."""
+        if self.deviation > 0:
+            return float(self.deviation)
+        if self.modulation == "afsk":  # the FM deviation of the audio (amplitude 1)
+            return 3000.0
+        return self.symbol_rate / 4  # GMSK's h = 1/2 (also the default for FSK/GFSK)
+
+    @property
+    def ssb_carrier(self) -> float:
+        """Audio carrier in Hz of the PSK signal on an SSB audio medium."""
+        if self.audio_carrier > 0:
+            return float(self.audio_carrier)
+        # the signal must sit in the audio band: its lower edge above ~300 Hz
+        return max(1500.0, 300.0 + (1 + self.rrc_alpha) * self.symbol_rate / 2)
+
+    @property
     def payload_len(self) -> int | None:
         """Fixed payload length in bytes, or None when payloads vary (packets, AX.25, TC)."""
-        if self.framing_type in ("hdlc", "cltu") or self.packets:
+        if self.framing_type == "ao40":
+            return 256
+        if self.framing_type in ("hdlc", "cltu", "ax100", "u482c") or self.packets:
             return None
         return int(self.framing["payload_len"])
 
@@ -124,6 +173,13 @@ class Link:
         return self._frame_params(self.samp_rate).conv
 
     # blocks --------------------------------------------------------------------------------
+    def _fkw(self, *names, **defaults):
+        """Framing keys given in the link (only those), for a block's keyword arguments."""
+        kw = {k: self.framing[k] for k in names if k in self.framing}
+        for k, v in defaults.items():
+            kw.setdefault(k, v)
+        return kw
+
     def framer(self):
         t = self.framing_type
         if t == "sync_crc":
@@ -137,6 +193,20 @@ class Link:
             return HdlcFramer(nrzi=bool(f.get("nrzi", True)), g3ruh=bool(f.get("g3ruh", False)),
                               preamble_flags=int(f.get("preamble_flags", 16)),
                               postamble_flags=int(f.get("postamble_flags", 4)))
+        if t == "ax100":
+            from orbitlink.framing.ax100 import Ax100Framer
+
+            return Ax100Framer(**self._fkw("mode", "preamble_len", "postamble_len", "scrambler",
+                                           "rs"))
+        if t == "u482c":
+            from orbitlink.framing.u482c import U482cFramer
+
+            return U482cFramer(**self._fkw("viterbi", "scrambler", "rs", "preamble_len",
+                                           "postamble_len"))
+        if t == "ao40":
+            from orbitlink.framing.ao40 import Ao40Framer
+
+            return Ao40Framer()
         from orbitlink.framing.cltu import CltuEncoder
 
         return CltuEncoder(acquisition_bytes=int(self.framing.get("acquisition_bytes", 16)),
@@ -167,18 +237,87 @@ class Link:
         p = self._frame_params(self.samp_rate)
         return ConvEncoder(variant=p.conv, rate=p.conv_rate)
 
-    def modulator(self, samp_rate: float | None = None) -> PskModulator:
-        return PskModulator(modulation=self.modulation, differential=self.differential,
-                            symbol_rate=float(self.symbol_rate),
-                            samp_rate=float(samp_rate or self.samp_rate), alpha=self.rrc_alpha)
+    def modulator(self, samp_rate: float | None = None, medium: str = "iq"):
+        """The modulator: PSK (complex baseband) or FSK family. With ``medium="audio"`` the
+        output is what a receiver's audio would be: FM-demodulated audio for FSK/GFSK/GMSK,
+        the tones for AFSK, SSB audio (the PSK signal on an audio carrier) for PSK; see
+        :meth:`tx_stages` for the blocks after the modulator itself."""
+        rate = float(samp_rate or self.samp_rate)
+        if self.family == "psk":
+            return PskModulator(modulation=self.modulation, differential=self.differential,
+                                symbol_rate=float(self.symbol_rate), samp_rate=rate,
+                                alpha=self.rrc_alpha)
+        from orbitlink.modem import fsk
 
-    def demodulator(self, samp_rate: float | None = None, debug_taps=None) -> PskDemodulator:
-        kw = dict(self.receiver)
-        kw.update(modulation=self.modulation, symbol_rate=float(self.symbol_rate),
-                  samp_rate=float(samp_rate or self.samp_rate), alpha=self.rrc_alpha)
-        p = coerce_params(PskDemodulatorParams, _whole_ints(PskDemodulatorParams, kw),
-                          f"{self.source or self.name}: receiver")
-        return PskDemodulator(p, debug_taps=debug_taps)
+        if self.modulation == "afsk":
+            return fsk.AfskModulator(symbol_rate=float(self.symbol_rate), samp_rate=rate,
+                                     mark=float(self.mark), space=float(self.space))
+        return fsk.FskModulator(symbol_rate=float(self.symbol_rate), samp_rate=rate,
+                                deviation=self.fsk_deviation, bt=float(self.bt),
+                                output="audio" if medium == "audio" else "iq")
+
+    def tx_stages(self, samp_rate: float | None = None, medium: str = "iq") -> list:
+        """The modulator and what turns its output into the medium (IQ or audio)."""
+        rate = float(samp_rate or self.samp_rate)
+        mod = self.modulator(rate, medium)
+        if self.family == "psk" and medium == "audio":
+            from orbitlink.modem.adapters import AudioUpconverter
+
+            return [mod, AudioUpconverter(samp_rate=rate, carrier=self.ssb_carrier)]
+        if self.modulation == "afsk" and medium == "iq":
+            from orbitlink.modem.adapters import FmModulator
+
+            return [mod, FmModulator(samp_rate=rate, deviation=self.fsk_deviation)]
+        return [mod]
+
+    def _receiver_kw(self) -> dict:
+        return _whole_ints(self.demod_params_cls(), dict(self.receiver))
+
+    def demod_params_cls(self):
+        if self.family == "psk":
+            return PskDemodulatorParams
+        from orbitlink.modem.fsk import FskDemodulatorParams, GmskCoherentDemodulatorParams
+
+        if self.receiver.get("coherent"):
+            return GmskCoherentDemodulatorParams
+        return FskDemodulatorParams
+
+    def demodulator(self, samp_rate: float | None = None, debug_taps=None, medium: str = "iq"):
+        """The demodulator: 'sym' records out (PSK) or f32 soft bits (FSK family)."""
+        rate = float(samp_rate or self.samp_rate)
+        where = f"{self.source or self.name}: receiver"
+        kw = {k: v for k, v in self._receiver_kw().items() if k != "coherent"}
+        if self.family == "psk":
+            kw.update(modulation=self.modulation, symbol_rate=float(self.symbol_rate),
+                      samp_rate=rate, alpha=self.rrc_alpha)
+            p = coerce_params(PskDemodulatorParams, kw, where)
+            return PskDemodulator(p, debug_taps=debug_taps)
+        from orbitlink.modem import fsk
+
+        if self.receiver.get("coherent"):
+            if medium != "iq" or self.modulation not in ("gmsk", "gfsk"):
+                raise LinkError(f"{where}: the coherent receiver needs a GMSK/GFSK link and IQ "
+                                "input")
+            kw.update(symbol_rate=float(self.symbol_rate), samp_rate=rate, bt=float(self.bt))
+            return fsk.GmskCoherentDemodulator(
+                coerce_params(fsk.GmskCoherentDemodulatorParams, kw, where))
+        kw.update(symbol_rate=float(self.symbol_rate), samp_rate=rate,
+                  input="audio" if medium == "audio" else "iq",
+                  kind="afsk" if self.modulation == "afsk" else "fsk")
+        if self.modulation == "afsk":
+            kw.update(mark=float(self.mark), space=float(self.space))
+        return fsk.FskDemodulator(coerce_params(fsk.FskDemodulatorParams, kw, where))
+
+    def rx_front(self, samp_rate: float | None = None, medium: str = "iq",
+                 debug_taps=None) -> list:
+        """The blocks from the medium to the demodulator's output ('sym' or f32)."""
+        rate = float(samp_rate or self.samp_rate)
+        front = []
+        if self.family == "psk" and medium == "audio":
+            from orbitlink.modem.audio import SsbToIq
+
+            front.append(SsbToIq(samp_rate=rate, symbol_rate=float(self.symbol_rate)))
+        return front + [self.demodulator(rate, debug_taps=debug_taps, medium=medium)]
 
     def deframer(self, samp_rate: float | None = None, emit_failed: bool | None = None):
         t = self.framing_type
@@ -197,6 +336,19 @@ class Link:
                                 min_length=int(f.get("min_length", 15)),
                                 max_length=int(f.get("max_length", 2048)),
                                 emit_bad_fcs=bool(emit_failed))
+        if t == "ax100":
+            from orbitlink.framing.ax100 import Ax100DeframerSoft
+
+            return Ax100DeframerSoft(**self._fkw("mode", "max_errors", "sync_word",
+                                                 allow_inverted=True))
+        if t == "u482c":
+            from orbitlink.framing.u482c import U482cDeframer
+
+            return U482cDeframer(**self._fkw("max_errors"))
+        if t == "ao40":
+            from orbitlink.framing.ao40 import Ao40Deframer
+
+            return Ao40Deframer(**self._fkw("max_errors"))
         from orbitlink.framing.cltu import CltuDecoder
 
         return CltuDecoder(max_errors=int(f.get("max_errors", 0)),
@@ -204,59 +356,73 @@ class Link:
 
     @property
     def bit_deframer(self) -> bool:
-        """The deframer works on hard bits (its sample_index meta is a bit index)."""
-        return self.framing_type in ("hdlc", "cltu")
+        """The deframer reports positions as bit indices (not symbol/sample indices)."""
+        return self.framing_type in ("hdlc", "cltu", "ax100", "u482c", "ao40")
 
     def rx_chain(self, samp_rate: float | None = None, emit_failed: bool | None = None,
-                 debug_taps=None) -> list:
-        """The receive blocks, IQ in, PDUs out, in order (a linear graph)."""
-        chain = [self.demodulator(samp_rate, debug_taps=debug_taps)]
-        if self.bit_deframer:
-            from orbitlink.modem.fec.line import NrzmDecoderSoft, Slicer
+                 debug_taps=None, medium: str = "iq") -> list:
+        """The receive blocks, medium samples in (IQ c64, or audio f32), PDUs out, in order
+        (a linear graph)."""
+        from orbitlink.modem.fec.line import NrzmDecoderSoft, Slicer
+
+        rate = float(samp_rate or self.samp_rate)
+        chain = self.rx_front(rate, medium, debug_taps)
+        dfr = self.deframer(rate, emit_failed=emit_failed)
+        have = "sym" if self.family == "psk" else "f32"
+        if dfr.in_type != "sym" and have == "sym":
             from orbitlink.modem.psk import SoftDemapper
 
             chain.append(SoftDemapper(modulation=self.modulation, differential=self.differential))
-            if self.line_encoder() is not None:
-                chain.append(NrzmDecoderSoft())
+            have = "f32"
+        if dfr.in_type == "sym" and have == "f32":
+            from orbitlink.modem.adapters import SoftToSym
+
+            chain.append(SoftToSym(sps=self.sps))
+            have = "sym"
+        if have == "f32" and self.line_encoder() is not None:
+            chain.append(NrzmDecoderSoft())
+        if dfr.in_type == "u8":
             chain.append(Slicer())
-        chain.append(self.deframer(samp_rate, emit_failed=emit_failed))
+        chain.append(dfr)
         if self.packets:
             from orbitlink.framing.ccsds_tm import TmFrameDemux
 
             chain.append(TmFrameDemux(frame_len=int(self.framing["payload_len"]), fecf=True))
         return chain
 
-    def tx_chain(self, samp_rate: float | None = None) -> list:
-        """The transmit blocks, PDUs in, IQ out, in order."""
+    def tx_chain(self, samp_rate: float | None = None, medium: str = "iq") -> list:
+        """The transmit blocks, PDUs in, medium samples (IQ or audio) out, in order."""
         extra = [self.conv_encoder(), self.line_encoder()]
         head = [self.packetizer()] if self.packets else []
-        return head + [self.framer()] + [b for b in extra if b is not None] + [
-            self.modulator(samp_rate)]
+        return head + [self.framer()] + [b for b in extra if b is not None] + \
+            self.tx_stages(samp_rate, medium)
 
     def finish(self, pdu, samp_rate: float | None = None):
         """Complete a received PDU's metadata: a bit deframer's bit index becomes the
         (approximate) sample index, and ``time_s`` is added."""
         rate = float(samp_rate or self.samp_rate)
         m = pdu.meta
-        if self.bit_deframer and "bit_index" not in m and "sample_index" in m:
-            k = {"bpsk": 1, "qpsk": 2, "oqpsk": 2, "8psk": 3}[self.modulation]
-            m["bit_index"] = m["sample_index"]
-            m["sample_index"] = int(round(m["bit_index"] / k * rate / self.symbol_rate))
+        if self.bit_deframer:
+            if "bit_index" not in m and "sample_index" in m:
+                m["bit_index"] = m.pop("sample_index")
+            if "bit_index" in m and "sample_index" not in m:
+                m["sample_index"] = int(round(m["bit_index"] / self.bits_per_symbol * rate
+                                              / self.symbol_rate))
         if "sample_index" in m and "time_s" not in m:
             m["time_s"] = round(m["sample_index"] / rate, 9)
         if self.framing_type == "cltu" and "crc_ok" not in m:
             m["crc_ok"] = check_payload(self, bytes(pdu.data)) is None  # TC frame and FECF
-        m.setdefault("crc_ok", bool(m.get("fcs_ok", True)))
+        m.setdefault("crc_ok", bool(m.get("fcs_ok", m.get("rs_ok", True))))
         return pdu
 
-    def expand(self) -> dict:
+    def expand(self, medium: str = "iq") -> dict:
         """The explicit graph this link stands for: blocks with every parameter, in order."""
         def node(b):
             return {"block": b.name, "params": dataclasses.asdict(b.params)}
 
-        return {"format": FORMAT, "link": self.name, "source": self.source,
-                "tx": [node(b) for b in self.tx_chain()],
-                "rx": [node(b) for b in self.rx_chain()],
+        return {"format": FORMAT, "link": self.name, "source": self.source, "medium": medium,
+                "tx": [node(b) for b in self.tx_chain(medium=medium)],
+                "rx": [node(b) for b in self.rx_chain(medium=medium)],
                 "connections": "each block feeds the next"}
 
     @property
@@ -272,7 +438,8 @@ class Link:
     def _frame_params(self, samp_rate):
         kw = {k: v for k, v in self.framing.items() if k != "type" and k not in _LINK_KEYS}
         cls = FRAMING_TYPES[self.framing_type][0]
-        kw.update(modulation=self.modulation, samp_rate=float(samp_rate))
+        mod = self.modulation if self.family == "psk" else "bpsk"  # FSK: one real bit/symbol
+        kw.update(modulation=mod, samp_rate=float(samp_rate))
         if cls is SyncFrameParams:
             kw.update(differential=self.differential, symbol_rate=float(self.symbol_rate))
         return coerce_params(cls, _whole_ints(cls, kw), f"{self.source or self.name}: framing")
@@ -282,7 +449,7 @@ class Link:
                 "differential": self.differential, "symbol_rate": self.symbol_rate,
                 "samp_rate": self.samp_rate, "sps": round(self.sps, 6),
                 "payload_len": self.payload_len, "framing": self.framing_type,
-                "description": self.description}
+                "medium": self.medium, "description": self.description}
 
 
 def _whole_ints(params_cls, kw: dict) -> dict:
@@ -333,8 +500,9 @@ def parse_link(doc, where: str) -> Link:
            f"'format' must be {FORMAT}, got {doc.get('format')!r}")
     for k in ("name", "modulation", "symbol_rate", "samp_rate", "framing"):
         _check(k in doc, where, f"missing key '{k}'")
-    _check(doc["modulation"] in MODULATIONS, where,
-           f"'modulation' must be one of {', '.join(MODULATIONS)}, got {doc['modulation']!r}")
+    _check(doc["modulation"] in ALL_MODULATIONS, where,
+           f"'modulation' must be one of {', '.join(ALL_MODULATIONS)}, got "
+           f"{doc['modulation']!r}")
     fr = doc["framing"]
     _check(isinstance(fr, dict), where, "'framing' must be a mapping")
     ftype = fr.get("type", "sync_crc")
@@ -344,11 +512,16 @@ def parse_link(doc, where: str) -> Link:
     _check(not unknown, where, f"unknown key 'framing.{unknown[0] if unknown else ''}'")
     rx = doc.get("receiver") or {}
     _check(isinstance(rx, dict), where, "'receiver' must be a mapping")
-    rx_fields = {f.name for f in dataclasses.fields(PskDemodulatorParams)}
-    bad = sorted(set(rx) - (rx_fields - {"modulation", "symbol_rate", "samp_rate", "alpha"}))
-    _check(not bad, where, f"unknown key 'receiver.{bad[0] if bad else ''}'")
     diff = doc.get("differential", False)
     _check(isinstance(diff, bool), where, f"'differential' must be true or false, got {diff!r}")
+    medium = doc.get("medium", "iq")
+    _check(medium in MEDIA, where, f"'medium' must be one of {', '.join(MEDIA)}, got {medium!r}")
+    extra = {}
+    for k in ("deviation", "bt", "mark", "space", "audio_carrier"):
+        if k in doc:
+            _check(doc[k] is not None, where, f"'{k}' must be a number")
+            extra[k] = float(_number(doc, k, where))
+            _check(extra[k] >= 0, where, f"'{k}' must be >= 0, got {doc[k]!r}")
     link = Link(
         name=str(doc["name"]),
         description=str(doc.get("description", "")),
@@ -367,11 +540,21 @@ def parse_link(doc, where: str) -> Link:
         framing=dict(fr),
         receiver=dict(rx),
         source=where,
+        medium=medium,
+        **extra,
     )
+    if link.family == "fsk":
+        _check(not diff, where, "'differential' applies to PSK links only")
+    rx_fields = {f.name for f in dataclasses.fields(link.demod_params_cls())} | {"coherent"}
+    fixed = {"modulation", "symbol_rate", "samp_rate", "alpha", "input", "kind", "mark", "space",
+             "bt"}
+    bad = sorted(set(rx) - (rx_fields - fixed))
+    _check(not bad, where, f"unknown key 'receiver.{bad[0] if bad else ''}'")
     _check(link.sps >= 1.5, where, f"samp_rate/symbol_rate must be at least 1.5, got {link.sps:.3g}")
     # build once so that every parameter is range-checked now, with the file named
     try:
         link.framer()
+        link.deframer()
         link.demodulator()
     except ParamError as e:
         raise LinkError(str(e)) from None
@@ -382,6 +565,7 @@ def parse_link(doc, where: str) -> Link:
 
 def _apply_override(doc: dict, key: str, value: str, where: str):
     parts = key.split(".")
+    parts[-1] = ALIASES.get(parts[-1], parts[-1]) if len(parts) == 1 else parts[-1]
     d = doc
     for p in parts[:-1]:
         d = d.setdefault(p, {})
@@ -431,26 +615,29 @@ def load_link(name_or_path: str, overrides: dict[str, str] | None = None) -> Lin
 class Burst:
     """A transmitted signal and where its frames are."""
 
-    iq: np.ndarray
+    iq: np.ndarray  # the medium's samples: complex IQ, or real audio (``medium="audio"``)
     frame_starts: list[float]  # sample of the first sync symbol's peak minus half a symbol
     frame_len: float  # samples per frame
     payloads: list[bytes]
+    medium: str = "iq"
 
 
 def transmit(link: Link, payloads: list[bytes], seed: int = 0,
-             samp_rate: float | None = None) -> Burst:
+             samp_rate: float | None = None, medium: str = "iq") -> Burst:
     """Modulate payloads as one continuous transmission: preamble, frames with idle gaps,
     postamble (idle symbols are pseudo-random from ``seed``).
 
     For a packet link the payloads are Space Packets, packed into TM frames first; then
-    ``frame_starts`` and ``frame_len`` describe the frames, not the packets.
+    ``frame_starts`` and ``frame_len`` describe the frames, not the packets. ``medium="audio"``
+    gives the real audio a receiver would output (see :meth:`Link.tx_stages`).
     """
     rng = np.random.default_rng(seed)
     framer = link.framer()
-    mod = link.modulator(samp_rate)
+    stages = link.tx_stages(samp_rate, medium)
+    mod = stages[0]
     enc = link.conv_encoder()
     line = link.line_encoder()
-    k = mod.mod.bits_per_symbol
+    k = link.bits_per_symbol
     r = enc.code.rate if enc is not None else 1.0  # information bits per coded bit
 
     def idle(nsym):
@@ -477,10 +664,30 @@ def transmit(link: Link, payloads: list[bytes], seed: int = 0,
         bits = enc.run(bits)
     if line is not None:
         bits = line.run(bits)
-    iq = mod.run(bits)
-    sps = mod.sps
-    starts = [mod.symbol_peak_sample(b / r / k) - sps / 2 for b in starts_bits]
-    return Burst(iq, starts, frame_len / r / k * sps, list(payloads))
+    y = bits
+    for st in stages:
+        y = st.run(y)
+    sps = float(samp_rate or link.samp_rate) / link.symbol_rate
+    peak = getattr(mod, "symbol_peak_sample", None) or (lambda kk: (kk + 0.5) * sps)
+    starts = [peak(b / r / k) - sps / 2 for b in starts_bits]
+    return Burst(y, starts, frame_len / r / k * sps, list(payloads), medium)
+
+
+def to_audio(link: Link, iq: np.ndarray, samp_rate: float | None = None) -> np.ndarray:
+    """What a receiver's audio output is for the received IQ ``iq`` of ``link``: SSB audio (the
+    signal on the link's audio carrier) for PSK, FM-demodulated audio for the FSK family
+    (about +-0.5 at the deviation; AFSK: the tones)."""
+    rate = float(samp_rate or link.samp_rate)
+    x = np.asarray(iq)
+    if link.family == "psk":
+        from orbitlink.modem.adapters import AudioUpconverter
+
+        y = AudioUpconverter(samp_rate=rate, carrier=link.ssb_carrier, amplitude=0.25).run(
+            x.astype(np.complex64))
+        return y
+    d = np.angle(x[1:] * np.conj(x[:-1])) * (rate / (2 * np.pi))  # Hz
+    y = np.concatenate([[0.0], d]) / (2 * link.fsk_deviation)
+    return np.clip(y, -1.0, 1.0).astype(np.float32)
 
 
 def check_payload(link: Link, b: bytes) -> str | None:

@@ -36,3 +36,21 @@ def mult_scramble(x, taps, state, out):
         s = ((s << 1) | b) & mask
     state[0] = s
     return x.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def phase_accumulate(x, k, state, out):
+    """Phase of an FM modulator: ``phase += k * x[n]``, wrapped to (-pi, pi], sample by sample
+    (so that the result does not depend on how the input is chunked). ``state[0]`` holds the
+    phase before ``x[0]`` and is updated; ``out[n]`` is the phase after ``x[n]``."""
+    two_pi = 6.283185307179586
+    ph = state[0]
+    for i in range(x.shape[0]):
+        ph += k * x[i]
+        if ph > 3.141592653589793:
+            ph -= two_pi * ((ph + 3.141592653589793) // two_pi)
+        elif ph <= -3.141592653589793:
+            ph += two_pi * ((3.141592653589793 - ph) // two_pi)
+        out[i] = ph
+    state[0] = ph
+    return x.shape[0]
