@@ -190,7 +190,7 @@ def cmd_decode(args) -> int:
     from orbitlink import OrbitlinkError
     from orbitlink.drivers.sigmf import open_recording
     from orbitlink.flowgraphs.links import load_link
-    from orbitlink.flowgraphs.runner import Progress, run_chain
+    from orbitlink.flowgraphs.runner import Progress, decode_recording
 
     rec = open_recording(args.file, fmt=args.format, samp_rate=args.rate)
     name = args.link or rec.meta.get("global", {}).get("orbitlink:link")
@@ -199,44 +199,35 @@ def cmd_decode(args) -> int:
                     f"give --link (see 'orbitlink links')")
     link = load_link(name, _overrides(args.set))
     medium = getattr(rec, "kind", "iq")
-    chain = link.rx_chain(rec.samp_rate, medium=medium)
     rec_time = _parse_time(rec.datetime)
     n = ok = 0
     progress = Progress(rec.num_samples, "decoding")
     t0 = time.perf_counter()
-
-    def chunks():
-        for x in rec.chunks(args.chunk):
-            progress.update(len(x))
-            yield x
-
     kiss = open(args.kiss, "wb") if args.kiss else None
     error = None
     try:
-        for frames in run_chain(chain, chunks()):
-            for p in frames:
-                link.finish(p, rec.samp_rate)
-                n += 1
-                ok += bool(p.meta["crc_ok"])
-                rec_d = _frame_record(p, rec_time)
-                if args.json:
-                    line = json.dumps(rec_d)
-                else:
-                    snr = rec_d.get("snr_db")
-                    df = rec_d.get("freq_offset_hz")
-                    line = (f"frame {n:5d}  sample {rec_d['sample_index']:>10d}  "
-                            f"t {rec_d['time_s']:10.4f} s  "
-                            + (f"SNR {snr:5.1f} dB  " if snr is not None else "")
-                            + (f"df {df:+10.1f} Hz  " if df is not None else "")
-                            + f"{'CRC ok ' if rec_d['crc_ok'] else 'CRC BAD'}  {rec_d['hex']}")
-                if progress.enabled:
-                    progress.close()
-                print(line, flush=True)
-                if kiss is not None and p.meta["crc_ok"]:
-                    from orbitlink.framing.kiss import encode as kiss_encode
+        for p in decode_recording(rec, link, args.chunk, on_chunk=progress.update):
+            n += 1
+            ok += bool(p.meta["crc_ok"])
+            rec_d = _frame_record(p, rec_time)
+            if args.json:
+                line = json.dumps(rec_d)
+            else:
+                snr = rec_d.get("snr_db")
+                df = rec_d.get("freq_offset_hz")
+                line = (f"frame {n:5d}  sample {rec_d['sample_index']:>10d}  "
+                        f"t {rec_d['time_s']:10.4f} s  "
+                        + (f"SNR {snr:5.1f} dB  " if snr is not None else "")
+                        + (f"df {df:+10.1f} Hz  " if df is not None else "")
+                        + f"{'CRC ok ' if rec_d['crc_ok'] else 'CRC BAD'}  {rec_d['hex']}")
+            if progress.enabled:
+                progress.close()
+            print(line, flush=True)
+            if kiss is not None and p.meta["crc_ok"]:
+                from orbitlink.framing.kiss import encode as kiss_encode
 
-                    kiss.write(kiss_encode(bytes(p.data)))
-                    kiss.flush()
+                kiss.write(kiss_encode(bytes(p.data)))
+                kiss.flush()
     except OrbitlinkError as e:
         error = e
     finally:

@@ -76,3 +76,25 @@ class Progress:
         if self.enabled:
             self.stream.write("\r" + " " * 70 + "\r")
             self.stream.flush()
+
+
+def decode_recording(rec, link, chunk: int = 1 << 16, emit_failed: bool | None = None,
+                     on_chunk: Callable | None = None, taps: Callable | None = None) -> Iterator:
+    """Yield the frames (PDUs, metadata completed by ``link.finish``) that ``link``'s receiver
+    finds in the opened recording ``rec`` (SigMF, WAV or raw; a mono WAV is a receiver's audio).
+
+    ``on_chunk(n)`` is called with the size of every chunk read (for progress). A source error
+    (truncated file, bad sample) is raised after the frames decoded before it.
+    """
+    medium = getattr(rec, "kind", "iq")
+    chain = link.rx_chain(rec.samp_rate, emit_failed=emit_failed, medium=medium)
+
+    def chunks():
+        for x in rec.chunks(chunk):
+            if on_chunk is not None:
+                on_chunk(len(x))
+            yield x
+
+    for frames in run_chain(chain, chunks(), taps=taps):
+        for p in frames:
+            yield link.finish(p, rec.samp_rate)
