@@ -1,0 +1,330 @@
+"""numba kernels of the FSK modem (2-FSK, GFSK, GMSK, AFSK).
+
+Pure functions: inputs, parameters, state arrays (updated in place) and preallocated outputs in;
+the number of items written out. Times are absolute sample indices, so the blocks honour the
+chunk contract.
+"""
+
+import math
+
+import numpy as np
+from numba import njit
+
+TWO_PI = 2.0 * math.pi
+
+
+@njit(cache=True, nogil=True)
+def fast_atan2(y, x):
+    """atan2 with a polynomial (max error about 1e-5 rad); 0 for (0, 0)."""
+    ax = abs(x)
+    ay = abs(y)
+    mx = ax if ax > ay else ay
+    mn = ay if ax > ay else ax
+    if mx == 0.0:
+        return 0.0
+    a = mn / mx
+    s = a * a
+    r = ((((0.0208351 * s - 0.085133) * s + 0.180141) * s - 0.3302995) * s + 0.999866) * a
+    if ay > ax:
+        r = 1.5707963267948966 - r
+    if x < 0.0:
+        r = 3.141592653589793 - r
+    if y < 0.0:
+        r = -r
+    return r
+
+
+# ------------------------------------------------------------------------------------------------
+# Transmitter: frequency pulse train at arbitrary instants.
+
+
+@njit(cache=True, nogil=True)
+def freq_pulses(syms, k0, n_start, n_count, inv_sps, half, c, out):
+    """Normalised instantaneous frequency ``out[j] = sum_k a_k g(tau_n - k - half)``.
+
+    ``tau_n = n * inv_sps`` (symbols) for n = n_start + j; symbol k (``syms[k - k0]``, +-1,
+    missing ones count as 0) has the frequency pulse g centred at ``k + half`` with support
+    ``[k, k + 2 half)``. ``c == 0``: rectangular pulse (half = 0.5); otherwise the
+    Gaussian-filtered rectangle ``0.5 (erf(c (u + 1/2)) - erf(c (u - 1/2)))``.
+    """
+    nsym = syms.shape[0]
+    for j in range(n_count):
+        tau = (n_start + j) * inv_sps
+        if c == 0.0:
+            i = int(math.floor(tau)) - k0
+            out[j] = syms[i] if 0 <= i < nsym else 0.0
+            continue
+        k_hi = int(math.floor(tau))
+        k_lo = int(math.floor(tau - 2.0 * half)) + 1
+        acc = 0.0
+        for k in range(k_lo, k_hi + 1):
+            i = k - k0
+            if i < 0 or i >= nsym:
+                continue
+            u = tau - k - half
+            acc += syms[i] * 0.5 * (math.erf(c * (u + 0.5)) - math.erf(c * (u - 0.5)))
+        out[j] = acc
+    return n_count
+
+
+@njit(cache=True, nogil=True)
+def fm_iq(freq, scale, state, out):
+    """Phase-continuous FM: ``phi += scale * freq[n]``, ``out[n] = exp(j phi)``; state[0] = phi."""
+    ph = state[0]
+    for n in range(freq.shape[0]):
+        ph += scale * freq[n]
+        if ph > math.pi:
+            ph -= TWO_PI
+        elif ph < -math.pi:
+            ph += TWO_PI
+        out[n] = complex(math.cos(ph), math.sin(ph))
+    state[0] = ph
+    return freq.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def fm_audio(freq, centre, shift, fs, amp, state, out):
+    """Tones: instantaneous frequency ``centre + shift * freq[n]`` Hz, ``out = amp cos(phi)``."""
+    ph = state[0]
+    k = TWO_PI / fs
+    for n in range(freq.shape[0]):
+        out[n] = amp * math.cos(ph)
+        ph += k * (centre + shift * freq[n])
+        if ph > math.pi:
+            ph -= TWO_PI
+    state[0] = ph
+    return freq.shape[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# Quadrature demodulator (optionally behind a real-tap FIR channel filter).
+
+
+@njit(cache=True, nogil=True)
+def quad_demod(x, prev, gain, out):
+    """``out[n] = gain * arg(x[n] conj(x[n-1]))``; prev[0] holds the sample before x[0]."""
+    pr = prev[0].real
+    pi_ = prev[0].imag
+    for n in range(x.shape[0]):
+        xr = x[n].real
+        xi = x[n].imag
+        re = xr * pr + xi * pi_
+        im = xi * pr - xr * pi_
+        out[n] = gain * fast_atan2(im, re)
+        pr = xr
+        pi_ = xi
+    prev[0] = complex(pr, pi_)
+    return x.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def fir_quad(xh, taps, n_out, prev, gain, out):
+    """Channel filter (real taps) then quadrature demodulator.
+
+    ``xh`` holds ``len(taps) - 1`` history samples then the new ones; output n uses
+    ``xh[n : n + ntaps]``.
+    """
+    nt = taps.shape[0]
+    pr = prev[0].real
+    pi_ = prev[0].imag
+    for n in range(n_out):
+        ar = np.float32(0.0)
+        ai = np.float32(0.0)
+        for j in range(nt):
+            v = xh[n + j]
+            ar += taps[j] * v.real
+            ai += taps[j] * v.imag
+        re = ar * pr + ai * pi_
+        im = ai * pr - ar * pi_
+        out[n] = gain * fast_atan2(im, re)
+        pr = ar
+        pi_ = ai
+    prev[0] = complex(pr, pi_)
+    return n_out
+
+
+# ------------------------------------------------------------------------------------------------
+# AFSK tone discriminator: mix by the tone centre, low-pass, decimate, quadrature demod.
+
+
+@njit(cache=True, nogil=True)
+def afsk_disc(x, n0, fc_norm, mh, taps, decim, prev, gain, out):
+    """Discriminate real audio ``x`` (absolute index of x[0] is n0).
+
+    ``mh`` (complex128, length ``len(taps) - 1 + len(x)``) holds the mixed history on entry in
+    its first ``len(taps) - 1`` items; the mixed new samples are written behind it. Outputs are
+    produced at absolute input indices ``m * decim`` (the last sample of the FIR window);
+    returns the number written. ``prev`` = [previous filtered sample].
+    """
+    nt = taps.shape[0]
+    h = nt - 1
+    for i in range(x.shape[0]):
+        n = n0 + i
+        ph = TWO_PI * ((n * fc_norm) % 1.0)
+        mh[h + i] = x[i] * complex(math.cos(ph), -math.sin(ph))
+    # first absolute index >= n0 that is a multiple of decim
+    first = ((n0 + decim - 1) // decim) * decim
+    pr = prev[0].real
+    pi_ = prev[0].imag
+    cnt = 0
+    n = first
+    while n < n0 + x.shape[0]:
+        e = n - n0 + h  # index in mh of sample n
+        ar = 0.0
+        ai = 0.0
+        for j in range(nt):
+            v = mh[e - j]
+            ar += taps[j] * v.real
+            ai += taps[j] * v.imag
+        re = ar * pr + ai * pi_
+        im = ai * pr - ar * pi_
+        out[cnt] = gain * math.atan2(im, re)
+        pr = ar
+        pi_ = ai
+        cnt += 1
+        n += decim
+    prev[0] = complex(pr, pi_)
+    return cnt
+
+
+# ------------------------------------------------------------------------------------------------
+# Clock recovery on a frequency signal: boxcar matched filter from prefix sums, envelope and
+# decision-directed DC / amplitude / noise tracking, Gardner timing with a PI loop.
+
+CR_T, CR_PER, CR_D, CR_A, CR_VAR, CR_YP, CR_K, CR_HI, CR_LO, CR_ACC = range(10)
+CR_NSTATE = 10
+
+CP_SPS, CP_W, CP_KP, CP_KI, CP_PMIN, CP_PMAX, CP_GD, CP_GA, CP_GV, CP_NACQ, CP_GENV, \
+    CP_LLRMAX = range(12)
+CP_N = 12
+
+
+@njit(cache=True, nogil=True)
+def prefix_sums(y, state, out):
+    """``out[i] = acc + y[0] + ... + y[i]`` in float64 with acc = state[CR_ACC] (updated)."""
+    acc = state[CR_ACC]
+    for i in range(y.shape[0]):
+        acc += y[i]
+        out[i] = acc
+    state[CR_ACC] = acc
+    return y.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def _csum(c, base, x):
+    i = int(math.floor(x))
+    j = i - base
+    return c[j] + (x - i) * (c[j + 1] - c[j])
+
+
+@njit(cache=True, nogil=True)
+def clock_recovery(c, base, state, prm, out_llr, out_t):
+    """Symbols from prefix sums ``c`` (c[i] = sum of the input before absolute sample base + i).
+
+    The matched filter at instant t is the mean of the input over ``[t - W/2, t + W/2)``
+    (samples held constant over their unit interval). Returns the number of soft bits written.
+    """
+    sps = prm[CP_SPS]
+    w = prm[CP_W]
+    kp = prm[CP_KP]
+    ki = prm[CP_KI]
+    pmin = prm[CP_PMIN]
+    pmax = prm[CP_PMAX]
+    gd = prm[CP_GD]
+    ga = prm[CP_GA]
+    gv = prm[CP_GV]
+    nacq = prm[CP_NACQ]
+    genv = prm[CP_GENV]
+    llrmax = prm[CP_LLRMAX]
+    hw = 0.5 * w
+    inv_w = 1.0 / w
+
+    t = state[CR_T]
+    per = state[CR_PER]
+    d = state[CR_D]
+    a = state[CR_A]
+    var = state[CR_VAR]
+    yp = state[CR_YP]
+    k = state[CR_K]
+    hi = state[CR_HI]
+    lo = state[CR_LO]
+    last = base + c.shape[0] - 1  # last boundary index available
+    nout = 0
+    while math.floor(t + hw) + 1 <= last:
+        y = (_csum(c, base, t + hw) - _csum(c, base, t - hw)) * inv_w
+        tm = t - 0.5 * per
+        m = (_csum(c, base, tm + hw) - _csum(c, base, tm - hw)) * inv_w
+        # envelope (peak / valley), fast attack, slow decay
+        if k == 0.0:
+            hi = y
+            lo = y
+        if y > hi:
+            hi += 0.5 * (y - hi)
+        else:
+            hi += genv * (y - hi)
+        if y < lo:
+            lo += 0.5 * (y - lo)
+        else:
+            lo += genv * (y - lo)
+        mid = 0.5 * (hi + lo)
+        env = 0.5 * (hi - lo)
+        if k < nacq:
+            d = mid
+            g = 1.0 / (k + 1.0)
+            r = y - d
+            a += g * (abs(r) - a)
+            s = 1.0 if r >= 0.0 else -1.0
+            ev = r - a * s
+            var += g * (ev * ev - var)
+        else:
+            if abs(d - mid) > 0.5 * env:
+                d = mid  # decisions stuck on one side: re-centre on the envelope
+            r = y - d
+            s = 1.0 if r >= 0.0 else -1.0
+            ev = r - a * s
+            d += gd * ev
+            a += ga * (abs(r) - a)
+            var += gv * (ev * ev - var)
+        r = y - d
+        rm = m - d
+        # Gardner timing error, normalised by the amplitude
+        if k > 0.0 and a > 0.0:
+            e = rm * (yp - r) / (a * a)
+            if e > 1.0:
+                e = 1.0
+            elif e < -1.0:
+                e = -1.0
+        else:
+            e = 0.0
+        vv = var
+        if vv < 1e-4 * a * a:
+            vv = 1e-4 * a * a
+        if vv > 0.0:
+            llr = 2.0 * a * r / vv
+        else:
+            llr = 0.0
+        if llr > llrmax:
+            llr = llrmax
+        elif llr < -llrmax:
+            llr = -llrmax
+        out_llr[nout] = llr
+        out_t[nout] = t
+        nout += 1
+        yp = r
+        k += 1.0
+        per += ki * e
+        if per < pmin:
+            per = pmin
+        elif per > pmax:
+            per = pmax
+        t += per + kp * e
+    state[CR_T] = t
+    state[CR_PER] = per
+    state[CR_D] = d
+    state[CR_A] = a
+    state[CR_VAR] = var
+    state[CR_YP] = yp
+    state[CR_K] = k
+    state[CR_HI] = hi
+    state[CR_LO] = lo
+    return nout

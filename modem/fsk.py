@@ -1,0 +1,531 @@
+"""FSK-family modem blocks: 2-FSK, GFSK, GMSK and AFSK modulators and demodulators.
+
+Conventions: bit 1 -> +deviation (the higher frequency) for FSK/GFSK/GMSK, bit 1 -> the mark
+tone for AFSK; the demodulators output float32 soft bits (one per symbol, positive = bit 1,
+scaled like LLRs from a running estimate of amplitude and noise).
+
+Receive chains (:class:`FskDemodulator` wires them)::
+
+    iq:    c64 -> [channel filter] -> QuadratureDemod -> FskClockRecovery -> f32 soft bits
+    audio: f32 FM audio ----------------------------> FskClockRecovery -> f32 soft bits
+    afsk:  f32 audio -> AfskDiscriminator (mix, low-pass, decimate, quad demod) -> FskClockRecovery
+
+:class:`FskClockRecovery` works on the instantaneous-frequency signal: a one-symbol boxcar
+matched filter evaluated at any instant from prefix sums (so its cost does not grow with the
+samples per symbol), envelope and decision-directed DC (carrier offset) / amplitude / noise
+tracking, and Gardner timing with a proportional-integral loop on the symbol period that follows
+clock offsets up to ``max_dev``. :class:`GmskCoherentDemodulator` is the coherent receiver for
+GMSK (h = 1/2).
+
+Sample and symbol times are absolute (counted from the first sample a block saw), so every block
+honours the chunk contract (see :mod:`orbitlink.modem.block`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from orbitlink.modem._kernels import fsk as K
+from orbitlink.modem.block import Block, ParamError, Rate, param, register
+
+__all__ = ["FskModulator", "AfskModulator", "QuadratureDemod", "AfskDiscriminator",
+           "FskClockRecovery", "FskDemodulator", "gaussian_half", "lowpass_taps"]
+
+
+def _loop_gains(bn: float, zeta: float) -> tuple[float, float]:
+    """Proportional and integral gains of a 2nd-order loop, bandwidth bn (per update)."""
+    th = bn / (zeta + 0.25 / zeta)
+    d = 1 + 2 * zeta * th + th * th
+    return 4 * zeta * th / d, 4 * th * th / d
+
+
+def gaussian_half(bt: float) -> tuple[float, float]:
+    """(half, c) of the frequency pulse: half-support in symbols and the erf scale (0 = rect)."""
+    if bt <= 0:
+        return 0.5, 0.0
+    sigma = math.sqrt(math.log(2.0)) / (2 * math.pi * bt)
+    return 0.5 + 4.0 * sigma, 1.0 / (sigma * math.sqrt(2.0))
+
+
+# ================================================================================================
+# Transmitters
+
+
+class _FreqPulseTx(Block):
+    """Shared streaming machinery: bits -> normalised frequency (+-1 per symbol, pulse shaped)."""
+
+    rate = Rate.INTERP
+    in_type = "u8"
+    _bt = 0.0
+
+    def _setup(self, symbol_rate, samp_rate, bt):
+        if samp_rate / symbol_rate < 1.0:
+            raise ParamError(f"{self.name}: samp_rate must be at least the symbol rate")
+        self._half, self._c = gaussian_half(bt)
+        self._sps = samp_rate / symbol_rate
+        self._inv_sps = symbol_rate / samp_rate
+        self._syms = np.zeros(0, np.float64)
+        self._k0 = 0
+        self._nsym = 0
+        self._n = 0
+
+    @property
+    def sps(self) -> float:
+        return self._sps
+
+    def symbol_sample(self, k: float) -> float:
+        """Sample index (fractional) of the centre (frequency-pulse peak) of symbol k."""
+        return (k + self._half) * self._sps
+
+    def _n_before(self, tau_lim: float) -> int:
+        """Number of samples n >= 0 with n * inv_sps < tau_lim (exact, same arithmetic)."""
+        n = max(0, int(tau_lim * self._sps))
+        while n > 0 and (n - 1) * self._inv_sps >= tau_lim:
+            n -= 1
+        while n * self._inv_sps < tau_lim:
+            n += 1
+        return n
+
+    def _freq_until(self, n_end):
+        cnt = max(0, n_end - self._n)
+        f = np.empty(cnt, np.float64)
+        if cnt:
+            K.freq_pulses(self._syms, self._k0, self._n, cnt, self._inv_sps, self._half,
+                          self._c, f)
+        self._n += cnt
+        keep = int(math.floor(self._n * self._inv_sps - 2 * self._half)) - 1
+        drop = keep - self._k0
+        if drop > 0:
+            self._syms = self._syms[drop:]
+            self._k0 += drop
+        return f
+
+    def _freq_process(self, bits):
+        b = np.asarray(bits, np.uint8) & 1
+        if len(b):
+            self._syms = np.concatenate([self._syms, 2.0 * b - 1.0])
+            self._nsym += len(b)
+        # sample n is complete once every symbol k <= floor(tau_n) is known
+        return self._freq_until(self._n_before(float(self._nsym)))
+
+    def _freq_flush(self):
+        if self._nsym == 0:
+            return np.zeros(0, np.float64)
+        return self._freq_until(self._n_before(self._nsym - 1 + 2 * self._half))
+
+
+@dataclass(frozen=True)
+class FskModulatorParams:
+    symbol_rate: float = param(9600.0, "Symbol rate", unit="Bd", lo=0.0, lo_open=True)
+    samp_rate: float = param(48000.0, "Output sample rate (any ratio to the symbol rate)",
+                             unit="Hz", lo=0.0, lo_open=True)
+    deviation: float = param(2400.0, "Peak frequency deviation (GMSK: symbol_rate / 4)",
+                             unit="Hz", lo=0.0, lo_open=True)
+    bt: float = param(0.0, "Gaussian filter bandwidth-time product (0: rectangular 2-FSK; "
+                      "0.3/0.5: GMSK/GFSK)", lo=0.0, hi=2.0)
+    output: str = param("iq", "'iq': unit-amplitude complex baseband (c64); 'audio': the "
+                        "instantaneous frequency an FM receiver outputs (f32), +deviation -> "
+                        "+0.5", choices=("iq", "audio"))
+
+
+@register
+class FskModulator(_FreqPulseTx):
+    """Unpacked bits (u8) to phase-continuous 2-FSK / GFSK / GMSK.
+
+    Bit 1 -> +deviation. Output sample n is at symbol time ``n * symbol_rate / samp_rate``; the
+    frequency pulse of symbol k peaks at sample :meth:`symbol_sample` ``(k)``. ``output='iq'``
+    gives c64 ``exp(j phi)``; ``output='audio'`` gives f32, the instantaneous frequency scaled so
+    +deviation -> +0.5 (the instance attribute ``out_type`` follows ``output``).
+    ``flush()`` lets the last Gaussian pulse ring out.
+    """
+
+    name = "fsk_mod"
+    Params = FskModulatorParams
+    out_type = "c64"
+
+    def __init__(self, params=None, **kw):
+        super().__init__(params, **kw)
+        # the stream type follows the 'output' parameter (instance attribute)
+        self.out_type = "f32" if self.params.output == "audio" else "c64"
+
+    def _reset(self):
+        p = self.params
+        self._setup(p.symbol_rate, p.samp_rate, p.bt)
+        self._phase = np.zeros(1)
+
+    def _emit(self, f):
+        p = self.params
+        if p.output == "audio":
+            return (0.5 * f).astype(np.float32)
+        out = np.empty(len(f), np.complex64)
+        K.fm_iq(f, 2 * math.pi * p.deviation / p.samp_rate, self._phase, out)
+        return out
+
+    def _process(self, bits):
+        return self._emit(self._freq_process(bits))
+
+    def _flush(self):
+        return self._emit(self._freq_flush())
+
+    @classmethod
+    def example(cls, rng):
+        b = cls(symbol_rate=1200.0, samp_rate=5000.0, deviation=300.0, bt=0.3)
+        return b, rng.integers(0, 2, 300).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class AfskModulatorParams:
+    symbol_rate: float = param(1200.0, "Symbol rate", unit="Bd", lo=0.0, lo_open=True)
+    samp_rate: float = param(48000.0, "Output sample rate", unit="Hz", lo=0.0, lo_open=True)
+    mark: float = param(1200.0, "Mark tone (bit 1)", unit="Hz", lo=0.0)
+    space: float = param(2200.0, "Space tone (bit 0)", unit="Hz", lo=0.0)
+    amplitude: float = param(0.5, "Peak amplitude", lo=0.0, lo_open=True)
+
+
+@register
+class AfskModulator(_FreqPulseTx):
+    """Unpacked bits (u8) to phase-continuous AFSK audio (f32): bit 1 -> mark, 0 -> space.
+
+    Symbol k occupies samples with ``k <= n * symbol_rate / samp_rate < k + 1``.
+    """
+
+    name = "afsk_mod"
+    Params = AfskModulatorParams
+    out_type = "f32"
+
+    def _reset(self):
+        p = self.params
+        if max(p.mark, p.space) >= p.samp_rate / 2:
+            raise ParamError(f"{self.name}: the tones must lie below samp_rate / 2")
+        self._setup(p.symbol_rate, p.samp_rate, 0.0)
+        self._phase = np.zeros(1)
+
+    def _emit(self, f):
+        p = self.params
+        out = np.empty(len(f), np.float32)
+        K.fm_audio(f, 0.5 * (p.mark + p.space), 0.5 * (p.mark - p.space), p.samp_rate,
+                   p.amplitude, self._phase, out)
+        return out
+
+    def _process(self, bits):
+        return self._emit(self._freq_process(bits))
+
+    def _flush(self):
+        return self._emit(self._freq_flush())
+
+    @classmethod
+    def example(cls, rng):
+        return cls(samp_rate=44100.0), rng.integers(0, 2, 200).astype(np.uint8)
+
+
+# ================================================================================================
+# Discriminators
+
+
+@dataclass(frozen=True)
+class QuadratureDemodParams:
+    gain: float = param(1.0, "Output per radian/sample of frequency", lo=-1e12, hi=1e12)
+
+
+@register
+class QuadratureDemod(Block):
+    """Instantaneous frequency of c64 IQ: ``gain * arg(x[n] conj x[n-1])`` (f32).
+
+    The sample before the first counts as 0 (first output 0). Uses a polynomial atan2
+    (error below 1e-5 rad).
+    """
+
+    name = "quadrature_demod"
+    Params = QuadratureDemodParams
+    in_type = "c64"
+    out_type = "f32"
+
+    def _reset(self):
+        self._prev = np.zeros(1, np.complex64)
+
+    def _process(self, x):
+        out = np.empty(len(x), np.float32)
+        K.quad_demod(x, self._prev, np.float32(self.params.gain), out)
+        return out
+
+    @classmethod
+    def example(cls, rng):
+        x = np.exp(1j * np.cumsum(rng.uniform(-1, 1, 500))).astype(np.complex64)
+        return cls(gain=2.0), x
+
+
+def lowpass_taps(cutoff: float, ntaps: int) -> np.ndarray:
+    """Hann-windowed sinc low-pass, cutoff in cycles/sample, unit DC gain (float64)."""
+    m = np.arange(ntaps) - (ntaps - 1) / 2
+    h = 2 * cutoff * np.sinc(2 * cutoff * m) * np.hanning(ntaps + 2)[1:-1]
+    return h / h.sum()
+
+
+@dataclass(frozen=True)
+class AfskDiscriminatorParams:
+    symbol_rate: float = param(1200.0, "Symbol rate", unit="Bd", lo=0.0, lo_open=True)
+    samp_rate: float = param(48000.0, "Input sample rate", unit="Hz", lo=0.0, lo_open=True)
+    mark: float = param(1200.0, "Mark tone (bit 1)", unit="Hz", lo=0.0)
+    space: float = param(2200.0, "Space tone (bit 0)", unit="Hz", lo=0.0)
+    cutoff: float = param(0.0, "Low-pass cutoff after mixing (0: |mark - space| / 2 + "
+                          "0.6 x symbol rate)", unit="Hz", lo=0.0)
+    decim: int = param(0, "Decimation (0: automatic, about 8 samples per symbol out)",
+                       lo=0, hi=64)
+
+
+@register
+class AfskDiscriminator(Block):
+    """AFSK audio (f32) to a normalised frequency signal (f32): mark -> +1, space -> -1.
+
+    Mixes by the tone centre ``(mark + space) / 2``, low-passes (Hann-windowed sinc, about two
+    symbols long), decimates by ``decim`` (output m is at input sample ``m * decim``) and
+    demodulates the phase. The output rate is ``samp_rate / decim`` (attribute ``out_rate``).
+    """
+
+    name = "afsk_discriminator"
+    Params = AfskDiscriminatorParams
+    rate = Rate.DECIM
+    in_type = "f32"
+    out_type = "f32"
+
+    def _reset(self):
+        p = self.params
+        if p.mark == p.space:
+            raise ParamError(f"{self.name}: mark and space must differ")
+        sps = p.samp_rate / p.symbol_rate
+        half_shift = 0.5 * abs(p.mark - p.space)
+        cutoff = p.cutoff or (half_shift + 0.6 * p.symbol_rate)
+        if cutoff >= 0.5 * p.samp_rate:
+            raise ParamError(f"{self.name}: the low-pass cutoff must lie below samp_rate / 2")
+        self.decim = p.decim or max(1, min(int(sps // 8), int(p.samp_rate // (3 * cutoff))))
+        self.out_rate = p.samp_rate / self.decim
+        ntaps = max(5, int(round(2 * sps)) | 1)
+        self._taps = lowpass_taps(cutoff / p.samp_rate, ntaps)
+        self._fc = 0.5 * (p.mark + p.space) / p.samp_rate
+        # normalise: rad/sample at the output rate -> (f - fc) / ((mark - space) / 2)
+        self._gain = self.out_rate / (2 * math.pi) / (0.5 * (p.mark - p.space))
+        self._hist = np.zeros(ntaps - 1, np.complex128)
+        self._prev = np.zeros(1, np.complex128)
+        self._n = 0
+
+    def _process(self, x):
+        h = len(self._hist)
+        mh = np.empty(h + len(x), np.complex128)
+        mh[:h] = self._hist
+        out = np.empty(len(x) // self.decim + 2, np.float32)
+        n = K.afsk_disc(x, self._n, self._fc, mh, self._taps, self.decim, self._prev,
+                        self._gain, out)
+        self._n += len(x)
+        self._hist = mh[len(mh) - h:].copy()
+        return out[:n]
+
+    @classmethod
+    def example(cls, rng):
+        x = AfskModulator(samp_rate=44100.0).run(rng.integers(0, 2, 60).astype(np.uint8))
+        return cls(samp_rate=44100.0), x
+
+
+# ================================================================================================
+# Clock recovery
+
+
+@dataclass(frozen=True)
+class FskClockRecoveryParams:
+    sps: float = param(5.0, "Nominal samples per symbol (need not be an integer)",
+                       unit="samples", lo=1.5)
+    window: float = param(1.0, "Matched-filter (boxcar) length", unit="symbols", lo=0.1,
+                          hi=2.0)
+    timing_bw: float = param(0.02, "Timing loop noise bandwidth", unit="x symbol rate",
+                             lo=0.0, hi=0.2, lo_open=True)
+    damping: float = param(1.0, "Timing loop damping factor", lo=0.1, hi=5.0)
+    max_dev: float = param(0.01, "Largest symbol-period deviation tracked (0.01 = 10000 ppm)",
+                           lo=0.0, hi=0.2, lo_open=True)
+    dc_gain: float = param(0.01, "DC (carrier offset) tracking gain per symbol", lo=0.0,
+                           hi=1.0)
+    amp_gain: float = param(0.01, "Amplitude and noise tracking gain per symbol", lo=0.0,
+                            lo_open=True, hi=1.0)
+    acq_symbols: int = param(16, "Symbols of envelope-based acquisition before decision-"
+                             "directed tracking", lo=1, hi=1 << 20)
+    env_decay: float = param(0.02, "Decay per symbol of the peak / valley envelope", lo=0.0,
+                             lo_open=True, hi=1.0)
+    llr_max: float = param(50.0, "Soft-bit magnitude limit", lo=0.0, lo_open=True)
+    ted_gain: float = param(2.0, "Gardner detector gain assumed for the loop design",
+                            lo=0.01, hi=100.0)
+
+
+@register
+class FskClockRecovery(Block):
+    """Frequency signal (f32: quadrature-demod output or FM audio) to soft bits (f32).
+
+    One soft bit per symbol: ``2 A r / var`` with ``r`` the DC-removed boxcar matched-filter
+    value at the symbol instant, ``A`` its tracked amplitude and ``var`` the tracked
+    decision-directed noise variance (positive = higher frequency = bit 1). ``last_times``
+    holds the absolute input instants (samples) of the last output's symbols.
+    """
+
+    name = "fsk_clock_recovery"
+    Params = FskClockRecoveryParams
+    rate = Rate.GENERAL
+    in_type = "f32"
+    out_type = "f32"
+
+    def _reset(self):
+        p = self.params
+        kp, ki = _loop_gains(p.timing_bw, p.damping)
+        prm = np.zeros(K.CP_N)
+        prm[K.CP_SPS] = p.sps
+        prm[K.CP_W] = p.window * p.sps
+        prm[K.CP_KP] = kp * p.sps / p.ted_gain
+        prm[K.CP_KI] = ki * p.sps / p.ted_gain
+        prm[K.CP_PMIN] = p.sps * (1 - p.max_dev)
+        prm[K.CP_PMAX] = p.sps * (1 + p.max_dev)
+        prm[K.CP_GD] = p.dc_gain
+        prm[K.CP_GA] = p.amp_gain
+        prm[K.CP_GV] = p.amp_gain
+        prm[K.CP_NACQ] = p.acq_symbols
+        prm[K.CP_GENV] = p.env_decay
+        prm[K.CP_LLRMAX] = p.llr_max
+        self._prm = prm
+        st = np.zeros(K.CR_NSTATE)
+        st[K.CR_PER] = p.sps
+        st[K.CR_T] = 0.5 * (prm[K.CP_W] + p.sps) + 1.0
+        self._state = st
+        self._c = np.zeros(1, np.float64)  # prefix sums at boundaries base .. base + len - 1
+        self._base = 0
+        self.last_times = np.zeros(0, np.float64)
+
+    def _process(self, y):
+        n = len(y)
+        c = np.empty(len(self._c) + n, np.float64)
+        c[:len(self._c)] = self._c
+        K.prefix_sums(y, self._state, c[len(self._c):])
+        p = self.params
+        nmax = int((len(c) + 2) / (p.sps * (1 - p.max_dev))) + 4
+        llr = np.empty(nmax, np.float32)
+        tt = np.empty(nmax, np.float64)
+        nout = K.clock_recovery(c, self._base, self._state, self._prm, llr, tt)
+        t = self._state[K.CR_T]
+        keep = int(math.floor(t - 0.5 * self._state[K.CR_PER] - self._prm[K.CP_W])) - 2
+        drop = max(0, min(keep - self._base, len(c) - 1))
+        self._c = c[drop:].copy()
+        self._base += drop
+        self.last_times = tt[:nout]
+        return llr[:nout]
+
+    @classmethod
+    def example(cls, rng):
+        x = FskModulator(symbol_rate=1000.0, samp_rate=4700.0, deviation=500.0,
+                         output="audio").run(rng.integers(0, 2, 300).astype(np.uint8))
+        x = x + 0.1 + 0.1 * rng.standard_normal(len(x)).astype(np.float32)
+        return cls(sps=4.7), x.astype(np.float32)
+
+
+# ================================================================================================
+# Compound receiver
+
+
+@dataclass(frozen=True)
+class FskDemodulatorParams:
+    symbol_rate: float = param(9600.0, "Symbol rate", unit="Bd", lo=0.0, lo_open=True)
+    samp_rate: float = param(48000.0, "Input sample rate", unit="Hz", lo=0.0, lo_open=True)
+    input: str = param("iq", "'iq': complex baseband (c64), quadrature-demodulated first; "
+                       "'audio': FM-demodulated audio (f32)", choices=("iq", "audio"))
+    kind: str = param("fsk", "'fsk': the frequency is the symbol (2-FSK/GFSK/GMSK); 'afsk': "
+                      "two audio tones (audio input only)", choices=("fsk", "afsk"))
+    mark: float = param(1200.0, "AFSK mark tone (bit 1)", unit="Hz", lo=0.0)
+    space: float = param(2200.0, "AFSK space tone (bit 0)", unit="Hz", lo=0.0)
+    bt: float = param(0.0, "Gaussian BT of the transmitter (0: rectangular); GMSK/GFSK with "
+                      "bt < 0.5 use a shorter matched filter (0.8 symbol)", lo=0.0, hi=2.0)
+    bandwidth: float = param(1.25, "One-sided channel-filter cutoff before the quadrature "
+                             "demodulator (iq input; 0: no filter). Must pass deviation + "
+                             "half the symbol rate + the carrier offset",
+                             unit="x symbol rate", lo=0.0, hi=16.0)
+    clock_tolerance: float = param(0.01, "Largest transmitter clock offset tracked "
+                                   "(0.01 = 10000 ppm)", lo=0.0, hi=0.2, lo_open=True)
+    timing_bw: float = param(0.02, "Timing loop bandwidth", unit="x symbol rate", lo=0.0,
+                             hi=0.2, lo_open=True)
+    dc_gain: float = param(0.01, "DC (carrier offset) tracking gain per symbol", lo=0.0,
+                           hi=1.0)
+    amp_gain: float = param(0.01, "Amplitude and noise tracking gain per symbol", lo=0.0,
+                            lo_open=True, hi=1.0)
+
+
+@register
+class FskDemodulator(Block):
+    """The FSK / AFSK receive chain, ending in f32 soft bits (positive = bit 1).
+
+    ``input='iq'`` (c64): channel filter (``bandwidth``) -> quadrature demodulator ->
+    :class:`FskClockRecovery`. ``input='audio'`` (f32): FM-demodulated audio straight into the
+    clock recovery (``kind='fsk'``) or through :class:`AfskDiscriminator` first
+    (``kind='afsk'``). Polarity: bit 1 = higher frequency (fsk) / mark tone (afsk). Carrier
+    offset (DC), deviation (amplitude) and symbol clock are found by the receiver.
+    """
+
+    name = "fsk_demod"
+    Params = FskDemodulatorParams
+    rate = Rate.GENERAL
+    in_type = "c64"
+    out_type = "f32"
+
+    def __init__(self, params=None, **kw):
+        super().__init__(params, **kw)
+        self.in_type = "f32" if self.params.input == "audio" else "c64"
+
+    def _reset(self):
+        p = self.params
+        sps = p.samp_rate / p.symbol_rate
+        if p.kind == "afsk" and p.input != "audio":
+            raise ParamError(f"{self.name}: kind 'afsk' needs input 'audio'")
+        self.disc = None
+        self._taps = None
+        if p.kind == "afsk":
+            self.disc = AfskDiscriminator(symbol_rate=p.symbol_rate, samp_rate=p.samp_rate,
+                                          mark=p.mark, space=p.space)
+            sps = sps / self.disc.decim
+        elif p.input == "iq" and p.bandwidth > 0:
+            cutoff = p.bandwidth / sps
+            if cutoff < 0.5:
+                ntaps = max(5, int(round(4 * sps)) | 1)
+                self._taps = lowpass_taps(cutoff, ntaps).astype(np.float32)
+                self._hist = np.zeros(ntaps - 1, np.complex64)
+        if sps < 1.5:
+            raise ParamError(f"{self.name}: need at least 1.5 samples per symbol, got "
+                             f"{sps:.3g}")
+        self._prev = np.zeros(1, np.complex64)
+        self.clock = FskClockRecovery(sps=sps, window=0.8 if 0 < p.bt < 0.5 else 1.0,
+                                      timing_bw=p.timing_bw, max_dev=p.clock_tolerance,
+                                      dc_gain=p.dc_gain, amp_gain=p.amp_gain)
+
+    def _freq(self, x):
+        p = self.params
+        if self.disc is not None:
+            return self.disc.process(x)
+        if p.input == "audio":
+            return x
+        out = np.empty(len(x), np.float32)
+        if self._taps is None:
+            K.quad_demod(x, self._prev, np.float32(1.0), out)
+            return out
+        h = len(self._hist)
+        xh = np.concatenate([self._hist, x])
+        K.fir_quad(xh, self._taps, len(x), self._prev, np.float32(1.0), out)
+        self._hist = xh[len(xh) - h:].copy()
+        return out
+
+    def _process(self, x):
+        return self.clock.process(self._freq(x))
+
+    @property
+    def last_times(self):
+        return self.clock.last_times
+
+    @classmethod
+    def example(cls, rng):
+        bits = rng.integers(0, 2, 300).astype(np.uint8)
+        x = FskModulator(symbol_rate=1000.0, samp_rate=4500.0, deviation=500.0).run(bits)
+        x = x * np.exp(2j * np.pi * 0.01 * np.arange(len(x)))
+        x = x + 0.1 * (rng.standard_normal(len(x)) + 1j * rng.standard_normal(len(x)))
+        return cls(symbol_rate=1000.0, samp_rate=4500.0), x.astype(np.complex64)
