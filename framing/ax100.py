@@ -28,9 +28,12 @@ ASM+Golay mode (bit-exact with the vectors)
   With ``honor_flags`` the Viterbi flag (convolutional r=1/2 inner code) is not supported:
   such frames raise :class:`FrameParseError`.
 
-Reed-Solomon mode (from the gr-satellites source; NOT checked against third-party vectors)
--------------------------------------------------------------------------------------------
-::
+Reed-Solomon mode (from the gr-satellites source; checked on a real recording)
+-----------------------------------------------------------------------------
+The CA03 recording (``ca03_9k6.wav``: 9600 Bd FSK, FM audio) decodes to the same 9 frames as
+gr-satellites 4.4, byte for byte, with :class:`Ax100DeframerSoft` in mode ``"rs"`` after
+:class:`~orbitlink.modem.fsk.FskDemodulator`: so the G3RUH scrambler, the length byte and the
+conventional RS basis below are what the AX100 sends. ::
 
     G3RUH-scrambled stream: | preamble | ASM 930B51DE | L (1 byte) | RS block (L - 1 bytes) |
 

@@ -245,7 +245,10 @@ def gr_satellites_decode(kind: str, soft: np.ndarray, tmp_path) -> list[bytes]:
     if probe.returncode:
         pytest.skip("GNU Radio / gr-satellites are not installed")
     f = tmp_path / "soft.f32"
-    np.asarray(soft, np.float32).tofile(f)
+    # noise behind the signal: GNU Radio stops the message handlers when the stream ends, so
+    # the last frames need stream time to get through the deframer's message chain
+    tail = np.random.default_rng(0).standard_normal(200_000)
+    np.concatenate([np.asarray(soft, np.float32), tail.astype(np.float32)]).tofile(f)
     res = subprocess.run([GR_PY, "-c", GR_SCRIPT, kind, str(f)], capture_output=True,
                          text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-2000:]
