@@ -202,9 +202,11 @@ class Ao40Framer(BitFramer):
 class Ao40DeframerParams:
     """Parameters of :class:`Ao40Deframer`."""
 
-    max_errors: int = param(16, "Sync-vector bit errors tolerated (of 65; gr-satellites uses "
-                            "8). Viterbi plus RS reject false syncs, so a loose threshold "
-                            "costs only decoding time", unit="bits", lo=0, hi=24)
+    max_errors: int = param(20, "Sync-vector bit errors tolerated (of 65; gr-satellites uses "
+                            "8, which loses frames the FEC would decode below Eb/N0 = 3 dB). "
+                            "Viterbi plus RS reject false syncs (about one per 400 noise bits "
+                            "at 20), so a loose threshold costs only decoding time",
+                            unit="bits", lo=0, hi=28)
     allow_inverted: bool = param(True, "Also accept the complemented sync vector and decode "
                                  "the complemented frame (180-degree phase ambiguity)")
     emit_failed: bool = param(False, "Also emit frames whose RS check failed (meta "

@@ -150,7 +150,7 @@ def test_deframer_stream_and_polarity():
     assert [p.meta["inverted"] for p in out] == [False, True, False]
     for p in out:
         assert p.meta["fec_ok"] and p.meta["rs_corrected"] >= 0
-        assert 0.5 < p.meta["sync_corr"] <= 1.0 and p.meta["sync_errors"] <= 16
+        assert 0.5 < p.meta["sync_corr"] <= 1.0 and p.meta["sync_errors"] <= 20
     # without the inverted polarity the middle frame is lost
     out = ao40.Ao40Deframer(allow_inverted=False).run(x)
     assert [p.data for p in out] == [blocks[0], blocks[2]]
@@ -179,10 +179,12 @@ def test_deframer_emit_failed_and_false_syncs_in_noise():
     x = np.concatenate([llr, rng.standard_normal(100)]).astype(np.float32)
     assert ao40.Ao40Deframer().run(x) == []
     out = ao40.Ao40Deframer(emit_failed=True).run(x)
-    assert len(out) == 1 and out[0].meta["fec_ok"] is False
-    assert out[0].meta["rs_corrected"] == -1 and out[0].meta["sync_errors"] == 0
+    assert out and all(p.meta["fec_ok"] is False and p.meta["rs_corrected"] == -1
+                       for p in out)
+    # the real sync first; at the loose default threshold a false sync in garbage may follow
+    assert out[0].meta["bit_index"] == 0 and out[0].meta["sync_errors"] == 0
     # pure noise: nothing comes out even with the loosest threshold
-    assert ao40.Ao40Deframer(max_errors=24).run(
+    assert ao40.Ao40Deframer(max_errors=28).run(
         rng.standard_normal(30000).astype(np.float32)) == []
 
 
@@ -202,6 +204,22 @@ def fuzz_module(mod, n, seed):
             except FrameParseError:
                 rej += 1
     return acc, rej
+
+
+def test_deframer_near_the_fec_limit():
+    """Eb/N0 = 2.25 dB on the data bits (raw channel BER 12.5 %): the deframer finds every frame
+    that decoding at the known position decodes (at seed 11: 16 of 20), where gr-satellites'
+    sync threshold of 8 errors finds only half of them (8)."""
+    rng = np.random.default_rng(11)
+    blocks = [_block(rng) for _ in range(20)]
+    esn0 = 2.25 + 10 * np.log10(2048 / 5200)
+    sigma = np.sqrt(1 / (2 * 10 ** (esn0 / 10)))
+    x = _llr(np.concatenate([ao40.ao40_encode(b) for b in blocks]), rng, sigma)
+    genie = [b for i, b in enumerate(blocks)
+             if ao40.decode_frame_llrs(x[5200 * i:5200 * (i + 1)]).ok]
+    assert len(genie) >= 15
+    assert [p.data for p in ao40.Ao40Deframer().run(x)] == genie
+    assert len(ao40.Ao40Deframer(max_errors=8).run(x)) < len(genie) - 2
 
 
 def test_fuzz_rs_block_parser():
