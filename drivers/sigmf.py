@@ -14,6 +14,11 @@ pass either file or the base name ``X``) or a raw interleaved IQ file of any ext
 ``cu8``      uint8 I, Q (offset binary)  ``(v - 127.5) / 127.5`` (rtl-sdr convention)
 ===========  ==========================  ==========================================
 
+The real (single-channel) formats ``rf32_le``, ``ri16_le``, ``ri8`` and ``ru8`` (``(v - 128) /
+128``) give recordings of ``kind == "audio"`` whose chunks are float32; complex ones have
+``kind == "iq"``. WAV files (``.wav``, or any file with a RIFF/WAVE header, when no format is
+given) are opened by :func:`orbitlink.drivers.wav.open_wav`: mono ones are audio, stereo ones IQ.
+
 Raw formats also accept the aliases in :data:`FORMAT_ALIASES` (``cf32``, ``fc32``, ``ci16``,
 ``cs16``, ``sc16``, ``cs8``, ``sc8``, ``complex64``).
 
@@ -68,11 +73,12 @@ class _Datatype:
     component: np.dtype  # dtype of one real component (I or Q)
     offset: float  # value subtracted before scaling
     scale: float  # multiplier after the offset
+    channels: int = 2  # 2: complex (I, Q), 1: real (audio)
 
     @property
     def itemsize(self) -> int:
-        """Bytes per complex sample."""
-        return 2 * self.component.itemsize
+        """Bytes per sample (complex: I and Q)."""
+        return self.channels * self.component.itemsize
 
 
 #: supported sample formats, by SigMF ``core:datatype`` name
@@ -81,6 +87,11 @@ DATATYPES: dict[str, _Datatype] = {
     "ci16_le": _Datatype("ci16_le", np.dtype("<i2"), 0.0, 1.0 / 32768.0),
     "ci8": _Datatype("ci8", np.dtype("i1"), 0.0, 1.0 / 128.0),
     "cu8": _Datatype("cu8", np.dtype("u1"), 127.5, 1.0 / 127.5),
+    # real (single-channel) samples: recordings of kind "audio", float32 chunks
+    "rf32_le": _Datatype("rf32_le", np.dtype("<f4"), 0.0, 1.0, 1),
+    "ri16_le": _Datatype("ri16_le", np.dtype("<i2"), 0.0, 1.0 / 32768.0, 1),
+    "ri8": _Datatype("ri8", np.dtype("i1"), 0.0, 1.0 / 128.0, 1),
+    "ru8": _Datatype("ru8", np.dtype("u1"), 128.0, 1.0 / 128.0, 1),
 }
 
 #: other names accepted for the ``fmt`` of raw files
@@ -88,6 +99,8 @@ FORMAT_ALIASES: dict[str, str] = {
     "cf32": "cf32_le", "fc32": "cf32_le", "complex64": "cf32_le", "cfile": "cf32_le",
     "ci16": "ci16_le", "cs16": "ci16_le", "sc16": "ci16_le", "cs16_le": "ci16_le",
     "cs8": "ci8", "sc8": "ci8",
+    "rf32": "rf32_le", "f32": "rf32_le", "float32": "rf32_le", "ri16": "ri16_le",
+    "s16": "ri16_le", "s16_le": "ri16_le", "s8": "ri8", "u8": "ru8",
 }
 
 
@@ -192,6 +205,8 @@ class Recording:
     meta: dict = field(default_factory=dict)
     captures: list = field(default_factory=list)
     annotations: list = field(default_factory=list)
+    #: "iq" (complex samples, complex64 chunks) or "audio" (real samples, float32 chunks)
+    kind: str = "iq"
 
     @property
     def name(self) -> str:
@@ -261,21 +276,24 @@ class Recording:
                 "whole samples were ignored")
 
     def _checked(self, x: np.ndarray, start: int):
-        if DATATYPES[self.datatype].component.kind == "f":
+        dt = DATATYPES[self.datatype]
+        if dt.component.kind == "f":
             finite = np.isfinite(x.view(np.float32))
             if not finite.all():
-                bad = int(np.argmin(finite)) // 2
+                bad = int(np.argmin(finite)) // dt.channels
                 if bad:
                     yield x[:bad]
+                shown = _fmt_complex(x[bad]) if dt.channels == 2 else repr(float(x[bad]))
                 raise BadSampleError(f"{self.name}: sample {start + bad} is not finite "
-                                     f"({_fmt_complex(x[bad])}); the samples before it were "
+                                     f"({shown}); the samples before it were "
                                      "kept and the rest of the recording was skipped")
         yield x
 
     def read(self) -> np.ndarray:
         """All samples in one complex64 array (for small files; raises like :meth:`chunks`)."""
         parts = list(self.chunks(1 << 20))
-        return np.concatenate(parts) if parts else np.zeros(0, np.complex64)
+        empty = np.zeros(0, np.complex64 if self.kind == "iq" else np.float32)
+        return np.concatenate(parts) if parts else empty
 
 
 def _shown(path: str) -> str:
@@ -289,13 +307,12 @@ def _fmt_complex(z) -> str:
 
 def _convert(raw: bytes, dt: _Datatype) -> np.ndarray:
     v = np.frombuffer(raw, dt.component)
-    if dt.name == "cf32_le":
-        return v.astype(np.float32).view(np.complex64)  # copy, native order, writeable
-    f = v.astype(np.float32)
+    f = v.astype(np.float32)  # copy, native order, writeable
     if dt.offset:
         f -= np.float32(dt.offset)
-    f *= np.float32(dt.scale)
-    return f.view(np.complex64)
+    if dt.scale != 1.0:
+        f *= np.float32(dt.scale)
+    return f.view(np.complex64) if dt.channels == 2 else f
 
 
 def _split_sigmf_path(path: str) -> tuple[str, str] | None:
@@ -339,6 +356,17 @@ def open_recording(path, fmt: str | None = None, samp_rate: float | None = None)
         Problems detectable before reading the samples (all :class:`orbitlink.OrbitlinkError`).
     """
     path = os.fspath(path)
+    if fmt is None and not path.endswith((META_EXT, DATA_EXT)) and os.path.isfile(path):
+        from orbitlink.drivers.wav import is_wav, open_wav
+
+        if is_wav(path):
+            rec = open_wav(path)
+            if samp_rate is not None and not math.isclose(float(samp_rate), rec.samp_rate,
+                                                          rel_tol=1e-9):
+                raise MetadataError(f"{_shown(path)}: the given sample rate "
+                                    f"{float(samp_rate):g} Hz conflicts with the WAV header's "
+                                    f"{rec.samp_rate:g} Hz")
+            return rec
     if path.endswith(".sigmf") and os.path.isfile(path):
         raise UnsupportedDatatypeError(f"{_shown(path)}: SigMF archives (.sigmf) "
                                        "are not supported; extract the .sigmf-meta and "
@@ -391,7 +419,7 @@ def open_recording(path, fmt: str | None = None, samp_rate: float | None = None)
     return Recording(data_path=data_path, meta_path=meta_path, datatype=dt.name,
                      samp_rate=rate, center_freq=center, datetime=dtime, num_samples=num,
                      truncated_bytes=rest, meta=meta, captures=captures,
-                     annotations=annotations)
+                     annotations=annotations, kind="iq" if dt.channels == 2 else "audio")
 
 
 def _open_raw(path: str, fmt, samp_rate) -> Recording:
@@ -409,7 +437,8 @@ def _open_raw(path: str, fmt, samp_rate) -> Recording:
     rate = _rate(samp_rate, name, "the sample rate")
     num, rest = _size(path, dt)
     return Recording(data_path=path, meta_path=None, datatype=dt.name, samp_rate=rate,
-                     num_samples=num, truncated_bytes=rest)
+                     num_samples=num, truncated_bytes=rest,
+                     kind="iq" if dt.channels == 2 else "audio")
 
 
 def _size(data_path: str, dt: _Datatype) -> tuple[int, int]:
