@@ -338,18 +338,20 @@ class FskClockRecoveryParams:
                        unit="samples", lo=1.5)
     window: float = param(1.0, "Matched-filter (boxcar) length", unit="symbols", lo=0.1,
                           hi=2.0)
-    timing_bw: float = param(0.02, "Timing loop noise bandwidth", unit="x symbol rate",
+    timing_bw: float = param(0.015, "Timing loop noise bandwidth", unit="x symbol rate",
                              lo=0.0, hi=0.2, lo_open=True)
     damping: float = param(1.0, "Timing loop damping factor", lo=0.1, hi=5.0)
     max_dev: float = param(0.01, "Largest symbol-period deviation tracked (0.01 = 10000 ppm)",
                            lo=0.0, hi=0.2, lo_open=True)
-    dc_gain: float = param(0.01, "DC (carrier offset) tracking gain per symbol", lo=0.0,
+    track_dc: bool = param(True, "Track the DC (carrier offset in FM audio); False: the input "
+                           "is centred (e.g. an AFSK discriminator's output)")
+    dc_gain: float = param(0.02, "DC (carrier offset) tracking gain per symbol", lo=0.0,
                            hi=1.0)
     amp_gain: float = param(0.01, "Amplitude and noise tracking gain per symbol", lo=0.0,
                             lo_open=True, hi=1.0)
     acq_symbols: int = param(16, "Symbols of envelope-based acquisition before decision-"
                              "directed tracking", lo=1, hi=1 << 20)
-    env_decay: float = param(0.02, "Decay per symbol of the peak / valley envelope", lo=0.0,
+    env_decay: float = param(0.05, "Decay per symbol of the peak / valley envelope", lo=0.0,
                              lo_open=True, hi=1.0)
     llr_max: float = param(50.0, "Soft-bit magnitude limit", lo=0.0, lo_open=True)
     ted_gain: float = param(2.0, "Gardner detector gain assumed for the loop design",
@@ -388,6 +390,7 @@ class FskClockRecovery(Block):
         prm[K.CP_NACQ] = p.acq_symbols
         prm[K.CP_GENV] = p.env_decay
         prm[K.CP_LLRMAX] = p.llr_max
+        prm[K.CP_DC] = 1.0 if p.track_dc else 0.0
         self._prm = prm
         st = np.zeros(K.CR_NSTATE)
         st[K.CR_PER] = p.sps
@@ -437,17 +440,19 @@ class FskDemodulatorParams:
                       "two audio tones (audio input only)", choices=("fsk", "afsk"))
     mark: float = param(1200.0, "AFSK mark tone (bit 1)", unit="Hz", lo=0.0)
     space: float = param(2200.0, "AFSK space tone (bit 0)", unit="Hz", lo=0.0)
-    bt: float = param(0.0, "Gaussian BT of the transmitter (0: rectangular); GMSK/GFSK with "
-                      "bt < 0.5 use a shorter matched filter (0.8 symbol)", lo=0.0, hi=2.0)
-    bandwidth: float = param(1.25, "One-sided channel-filter cutoff before the quadrature "
-                             "demodulator (iq input; 0: no filter). Must pass deviation + "
-                             "half the symbol rate + the carrier offset",
-                             unit="x symbol rate", lo=0.0, hi=16.0)
+    bt: float = param(0.0, "Gaussian BT of the transmitter (0: rectangular 2-FSK); GFSK/GMSK "
+                      "(bt > 0) get a narrower channel filter and a 0.8-symbol matched "
+                      "filter", lo=0.0, hi=2.0)
+    bandwidth: float = param(0.0, "One-sided channel-filter cutoff before the quadrature "
+                             "demodulator (iq input). Must pass deviation + half the symbol "
+                             "rate + the carrier offset. 0: automatic (1.0 for bt = 0, 0.7 "
+                             "for GFSK/GMSK); negative: no filter",
+                             unit="x symbol rate", lo=-1.0, hi=16.0)
     clock_tolerance: float = param(0.01, "Largest transmitter clock offset tracked "
                                    "(0.01 = 10000 ppm)", lo=0.0, hi=0.2, lo_open=True)
-    timing_bw: float = param(0.02, "Timing loop bandwidth", unit="x symbol rate", lo=0.0,
+    timing_bw: float = param(0.015, "Timing loop bandwidth", unit="x symbol rate", lo=0.0,
                              hi=0.2, lo_open=True)
-    dc_gain: float = param(0.01, "DC (carrier offset) tracking gain per symbol", lo=0.0,
+    dc_gain: float = param(0.02, "DC (carrier offset) tracking gain per symbol", lo=0.0,
                            hi=1.0)
     amp_gain: float = param(0.01, "Amplitude and noise tracking gain per symbol", lo=0.0,
                             lo_open=True, hi=1.0)
@@ -481,22 +486,30 @@ class FskDemodulator(Block):
             raise ParamError(f"{self.name}: kind 'afsk' needs input 'audio'")
         self.disc = None
         self._taps = None
+        self.decim = 1  # input samples per sample into the clock recovery
         if p.kind == "afsk":
             self.disc = AfskDiscriminator(symbol_rate=p.symbol_rate, samp_rate=p.samp_rate,
                                           mark=p.mark, space=p.space)
-            sps = sps / self.disc.decim
-        elif p.input == "iq" and p.bandwidth > 0:
-            cutoff = p.bandwidth / sps
+            self.decim = self.disc.decim
+            sps = sps / self.decim
+        elif p.input == "iq" and p.bandwidth >= 0:
+            cutoff = (p.bandwidth or (0.7 if p.bt > 0 else 1.0)) / sps
             if cutoff < 0.5:
                 ntaps = max(5, int(round(4 * sps)) | 1)
                 self._taps = lowpass_taps(cutoff, ntaps).astype(np.float32)
                 self._hist = np.zeros(ntaps - 1, np.complex64)
+                # decimate where sps is large (the filter output needs > 2.5 cutoff)
+                self.decim = max(1, min(int(sps // 8), int(0.4 / cutoff)))
+                sps = sps / self.decim
         if sps < 1.5:
             raise ParamError(f"{self.name}: need at least 1.5 samples per symbol, got "
                              f"{sps:.3g}")
         self._prev = np.zeros(1, np.complex64)
-        self.clock = FskClockRecovery(sps=sps, window=0.8 if 0 < p.bt < 0.5 else 1.0,
+        self._started = False
+        self._n = 0
+        self.clock = FskClockRecovery(sps=sps, window=0.8 if p.bt > 0 else 1.0,
                                       timing_bw=p.timing_bw, max_dev=p.clock_tolerance,
+                                      track_dc=p.kind != "afsk",
                                       dc_gain=p.dc_gain, amp_gain=p.amp_gain)
 
     def _freq(self, x):
@@ -505,15 +518,20 @@ class FskDemodulator(Block):
             return self.disc.process(x)
         if p.input == "audio":
             return x
-        out = np.empty(len(x), np.float32)
         if self._taps is None:
+            out = np.empty(len(x), np.float32)
             K.quad_demod(x, self._prev, np.float32(1.0), out)
             return out
         h = len(self._hist)
+        if not self._started and len(x):
+            self._hist[:] = x[0]  # no ramp-in transient from zeros
+            self._started = True
         xh = np.concatenate([self._hist, x])
-        K.fir_quad(xh, self._taps, len(x), self._prev, np.float32(1.0), out)
+        out = np.empty(len(x) // self.decim + 2, np.float32)
+        n = K.fir_quad(xh, self._n, self._taps, self.decim, self._prev, np.float32(1.0), out)
+        self._n += len(x)
         self._hist = xh[len(xh) - h:].copy()
-        return out
+        return out[:n]
 
     def _process(self, x):
         return self.clock.process(self._freq(x))

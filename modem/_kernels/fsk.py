@@ -118,29 +118,37 @@ def quad_demod(x, prev, gain, out):
 
 
 @njit(cache=True, nogil=True)
-def fir_quad(xh, taps, n_out, prev, gain, out):
-    """Channel filter (real taps) then quadrature demodulator.
+def fir_quad(xh, n0, taps, decim, prev, gain, out):
+    """Channel filter (real taps), decimation, then quadrature demodulator.
 
-    ``xh`` holds ``len(taps) - 1`` history samples then the new ones; output n uses
-    ``xh[n : n + ntaps]``.
+    ``xh`` holds ``len(taps) - 1`` history samples then the new ones, the first new one being
+    absolute sample n0. Outputs are produced at absolute samples ``m * decim`` (the last sample
+    of the filter window); returns the number written.
     """
     nt = taps.shape[0]
+    h = nt - 1
+    n_new = xh.shape[0] - h
     pr = prev[0].real
     pi_ = prev[0].imag
-    for n in range(n_out):
+    n = ((n0 + decim - 1) // decim) * decim
+    cnt = 0
+    while n < n0 + n_new:
+        e = n - n0 + h - nt + 1
         ar = np.float32(0.0)
         ai = np.float32(0.0)
         for j in range(nt):
-            v = xh[n + j]
+            v = xh[e + j]
             ar += taps[j] * v.real
             ai += taps[j] * v.imag
         re = ar * pr + ai * pi_
         im = ai * pr - ar * pi_
-        out[n] = gain * fast_atan2(im, re)
+        out[cnt] = gain * fast_atan2(im, re)
         pr = ar
         pi_ = ai
+        cnt += 1
+        n += decim
     prev[0] = complex(pr, pi_)
-    return n_out
+    return cnt
 
 
 # ------------------------------------------------------------------------------------------------
@@ -191,12 +199,25 @@ def afsk_disc(x, n0, fc_norm, mh, taps, decim, prev, gain, out):
 # Clock recovery on a frequency signal: boxcar matched filter from prefix sums, envelope and
 # decision-directed DC / amplitude / noise tracking, Gardner timing with a PI loop.
 
-CR_T, CR_PER, CR_D, CR_A, CR_VAR, CR_YP, CR_K, CR_HI, CR_LO, CR_ACC = range(10)
-CR_NSTATE = 10
+CR_T, CR_PER, CR_D, CR_A, CR_VAR, CR_YP, CR_K, CR_HI, CR_LO, CR_ACC, CR_RUN, CR_KS, \
+    CR_BIG, CR_Q0, CR_QH, CR_MP, CR_SJ = range(17)
+CR_NSTATE = 17
+
+#: half-symbol hang-up detector: leak of the mean |difference| of consecutive samples at the
+#: symbol instants and half-way, ratio that triggers a half-symbol jump, symbols between jumps
+HANG_LEAK = 1.0 / 32.0
+HANG_RATIO = 1.5
+HANG_HOLD = 64.0
+
+#: symbols in a row far above the tracked level that restart the level acquisition
+BIG_RESTART = 4.0
+
+#: decisions of one sign in a row after which the DC tracker re-centres on the envelope
+RUN_RESCUE = 48.0
 
 CP_SPS, CP_W, CP_KP, CP_KI, CP_PMIN, CP_PMAX, CP_GD, CP_GA, CP_GV, CP_NACQ, CP_GENV, \
-    CP_LLRMAX = range(12)
-CP_N = 12
+    CP_LLRMAX, CP_DC = range(13)
+CP_N = 13
 
 
 @njit(cache=True, nogil=True)
@@ -236,6 +257,7 @@ def clock_recovery(c, base, state, prm, out_llr, out_t):
     nacq = prm[CP_NACQ]
     genv = prm[CP_GENV]
     llrmax = prm[CP_LLRMAX]
+    track_dc = prm[CP_DC] != 0.0
     hw = 0.5 * w
     inv_w = 1.0 / w
 
@@ -248,6 +270,13 @@ def clock_recovery(c, base, state, prm, out_llr, out_t):
     k = state[CR_K]
     hi = state[CR_HI]
     lo = state[CR_LO]
+    run = state[CR_RUN]
+    ks = state[CR_KS]
+    big = state[CR_BIG]
+    q0 = state[CR_Q0]
+    qh = state[CR_QH]
+    mp = state[CR_MP]
+    sj = state[CR_SJ]
     last = base + c.shape[0] - 1  # last boundary index available
     nout = 0
     while math.floor(t + hw) + 1 <= last:
@@ -255,9 +284,20 @@ def clock_recovery(c, base, state, prm, out_llr, out_t):
         tm = t - 0.5 * per
         m = (_csum(c, base, tm + hw) - _csum(c, base, tm - hw)) * inv_w
         # envelope (peak / valley), fast attack, slow decay
-        if k == 0.0:
+        # a signal far above the tracked level (burst after silence or noise) restarts the
+        # level acquisition; single clicks do not
+        if ks >= nacq and abs(y - d) > 3.0 * (a + math.sqrt(var)):
+            big += 1.0
+            if big >= BIG_RESTART:
+                ks = 0.0
+                big = 0.0
+        else:
+            big = 0.0
+        if ks == 0.0:
             hi = y
             lo = y
+            a = 0.0
+            var = 0.0
         if y > hi:
             hi += 0.5 * (y - hi)
         else:
@@ -268,34 +308,49 @@ def clock_recovery(c, base, state, prm, out_llr, out_t):
             lo += genv * (y - lo)
         mid = 0.5 * (hi + lo)
         env = 0.5 * (hi - lo)
-        if k < nacq:
-            d = mid
-            g = 1.0 / (k + 1.0)
+        if ks < nacq:
+            if track_dc:
+                d = mid
+            g = 1.0 / (ks + 1.0)
             r = y - d
             a += g * (abs(r) - a)
             s = 1.0 if r >= 0.0 else -1.0
             ev = r - a * s
             var += g * (ev * ev - var)
         else:
-            if abs(d - mid) > 0.5 * env:
-                d = mid  # decisions stuck on one side: re-centre on the envelope
             r = y - d
             s = 1.0 if r >= 0.0 else -1.0
+            if s * run >= 0.0:
+                run += s
+            else:
+                run = s
+            if track_dc and abs(run) > RUN_RESCUE and abs(d - mid) > 0.5 * env:
+                d = mid  # decisions stuck on one side: re-centre on the envelope
+                run = 0.0
+                r = y - d
+                s = 1.0 if r >= 0.0 else -1.0
+            # statistics on a clipped value (FM clicks)
+            if r > 3.0 * a:
+                r = 3.0 * a
+            elif r < -3.0 * a:
+                r = -3.0 * a
             ev = r - a * s
-            d += gd * ev
+            if track_dc:
+                d += gd * ev
             a += ga * (abs(r) - a)
             var += gv * (ev * ev - var)
         r = y - d
         rm = m - d
         # Gardner timing error, normalised by the amplitude
-        if k > 0.0 and a > 0.0:
+        e = 0.0
+        if k > 0.0 and a > 1e-15:
             e = rm * (yp - r) / (a * a)
             if e > 1.0:
                 e = 1.0
             elif e < -1.0:
                 e = -1.0
-        else:
-            e = 0.0
+            elif not (e == e):
+                e = 0.0
         vv = var
         if vv < 1e-4 * a * a:
             vv = 1e-4 * a * a
@@ -310,14 +365,29 @@ def clock_recovery(c, base, state, prm, out_llr, out_t):
         out_llr[nout] = llr
         out_t[nout] = t
         nout += 1
+        # hang-up detector: the samples half-way between symbol instants differ more from
+        # one symbol to the next than the samples at the instants -> jump half a symbol
+        jump = False
+        if k > 0.0:
+            q0 += HANG_LEAK * (abs(y - (yp + d)) - q0)
+            qh += HANG_LEAK * (abs(m - mp) - qh)
+            sj += 1.0
+            if sj > HANG_HOLD and qh > HANG_RATIO * q0:
+                jump = True
+                sj = 0.0
+                q0, qh = qh, q0
         yp = r
+        mp = m
         k += 1.0
+        ks += 1.0
         per += ki * e
         if per < pmin:
             per = pmin
         elif per > pmax:
             per = pmax
         t += per + kp * e
+        if jump:
+            t += 0.5 * per
     state[CR_T] = t
     state[CR_PER] = per
     state[CR_D] = d
@@ -327,4 +397,11 @@ def clock_recovery(c, base, state, prm, out_llr, out_t):
     state[CR_K] = k
     state[CR_HI] = hi
     state[CR_LO] = lo
+    state[CR_RUN] = run
+    state[CR_KS] = ks
+    state[CR_BIG] = big
+    state[CR_Q0] = q0
+    state[CR_QH] = qh
+    state[CR_MP] = mp
+    state[CR_SJ] = sj
     return nout
