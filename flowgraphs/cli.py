@@ -67,7 +67,7 @@ def cmd_expand(args) -> int:
     from orbitlink.flowgraphs.links import load_link
 
     link = load_link(args.link, _overrides(args.set))
-    g = link.expand()
+    g = link.expand(medium=args.medium or link.medium)
     if args.json:
         print(json.dumps(g, indent=2))
     else:
@@ -139,7 +139,10 @@ def cmd_encode(args) -> int:
     if wav:
         from orbitlink.drivers.wav import WavWriter
 
-        with WavWriter(args.out, rate, channels=1 if medium == "audio" else 2) as w:
+        # 16-bit PCM: what recordings are, and what every tool reads (direwolf's atest
+        # wants the data chunk right after fmt, no 'fact' chunk as float WAVs carry)
+        with WavWriter(args.out, rate, channels=1 if medium == "audio" else 2,
+                       sample_format="int16") as w:
             w.write(burst.iq)
         dest = args.out
     else:
@@ -324,11 +327,26 @@ def cmd_loopback(args) -> int:
     bit_errors = bits = nok = 0
     matched = set()
     if link.payload_len is not None:
-        # match each frame found to the frame sent where it was found (frames that pass their
-        # check first, so that a false sync near a real frame does not take its place)
+        # frames that pass their check and carry a payload that was sent are matched by
+        # content; the others by where they were found (so that a frame that fails its check
+        # still counts its bit errors), frames that pass their check first, so that a false
+        # sync near a real frame does not take its place
         sps = link.sps / scale
         tol = 8 * sps
-        for p in sorted(found, key=lambda q: not q.meta["crc_ok"]):
+        sent = {}
+        for i, pl in enumerate(payloads):
+            sent.setdefault(pl, []).append(i)
+        rest = []
+        for p in found:
+            idx = sent.get(bytes(p.data)) if p.meta["crc_ok"] else None
+            free = [i for i in (idx or []) if i not in matched]
+            if free:
+                matched.add(free[0])
+                nok += 1
+                bits += 8 * len(p.data)
+            else:
+                rest.append(p)
+        for p in sorted(rest, key=lambda q: not q.meta["crc_ok"]):
             pos = p.meta["sample_index"] - sps / 2
             i = int(np.argmin([abs(pos - s) for s in starts]))
             if abs(pos - starts[i]) > tol or i in matched:
@@ -464,6 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("expand", help="print the explicit graph (blocks and parameters) of a link")
     link_opts(p, True)
     p.add_argument("--json", action="store_true", help="JSON instead of YAML")
+    p.add_argument("--medium", choices=("iq", "audio"), default=None,
+                   help="the graph for complex IQ or for a receiver's audio (default: the "
+                        "link's medium)")
     p.set_defaults(func=cmd_expand)
 
     p = sub.add_parser("blocks", help="list the registered blocks and their parameters")

@@ -45,8 +45,8 @@ FSK_MODULATIONS = ("fsk", "gfsk", "gmsk", "afsk")
 ALL_MODULATIONS = PSK_MODULATIONS + FSK_MODULATIONS
 _TOP_KEYS = {"format", "name", "description", "modulation", "differential", "symbol_rate",
              "samp_rate", "rrc_alpha", "preamble_symbols", "gap_symbols", "postamble_symbols",
-             "framing", "receiver", "deviation", "bt", "mark", "space", "audio_carrier",
-             "medium"}
+             "framing", "receiver", "deviation", "mod_index", "bt", "mark", "space",
+             "audio_carrier", "medium"}
 #: ``--set`` keys that are other names of link keys
 ALIASES = {"baud": "symbol_rate", "baudrate": "symbol_rate"}
 MEDIA = ("iq", "audio")
@@ -110,7 +110,8 @@ class Link:
     framing: dict
     receiver: dict = field(default_factory=dict)
     source: str = ""
-    deviation: float = 0.0  # Hz, FSK family (0 = the family default)
+    deviation: float = 0.0  # Hz, FSK family (0 = from mod_index)
+    mod_index: float = 0.0  # FSK modulation index h = 2 deviation / symbol rate (0 = 0.5)
     bt: float = 0.0  # Gaussian filter BT (gfsk/gmsk)
     mark: float = 1200.0  # Hz, AFSK mark tone (bit 1)
     space: float = 2200.0  # Hz, AFSK space tone (bit 0)
@@ -137,7 +138,8 @@ class Link:
             return float(self.deviation)
         if self.modulation == "afsk":  # the FM deviation of the audio (amplitude 1)
             return 3000.0
-        return self.symbol_rate / 4  # GMSK's h = 1/2 (also the default for FSK/GFSK)
+        # h = mod_index (so that it follows --set baud=...); GMSK's h = 1/2 is the default
+        return (self.mod_index or 0.5) * self.symbol_rate / 2
 
     @property
     def ssb_carrier(self) -> float:
@@ -220,6 +222,15 @@ class Link:
                             scid=int(self.framing.get("scid", 0)),
                             vcid=int(self.framing.get("vcid", 0)), fecf=True)
 
+    def precoder(self):
+        """TX: the differential (NRZ-M) precoder between the framer and the convolutional
+        encoder (CCSDS framing with ``differential: true``), or None."""
+        if self.framing_type == "ccsds" and self.framing.get("differential", False):
+            from orbitlink.modem.fec.line import NrzmEncoder
+
+            return NrzmEncoder()
+        return None
+
     def line_encoder(self):
         """TX: the line code applied to the channel bits, or None."""
         if self.framing_type == "cltu" and self.framing.get("nrzm", True):
@@ -276,11 +287,11 @@ class Link:
     def demod_params_cls(self):
         if self.family == "psk":
             return PskDemodulatorParams
-        from orbitlink.modem.fsk import FskDemodulatorParams, GmskCoherentDemodulatorParams
+        from orbitlink.modem import fsk
 
         if self.receiver.get("coherent"):
-            return GmskCoherentDemodulatorParams
-        return FskDemodulatorParams
+            return fsk.GmskCoherentDemodulatorParams
+        return fsk.FskDemodulatorParams
 
     def demodulator(self, samp_rate: float | None = None, debug_taps=None, medium: str = "iq"):
         """The demodulator: 'sym' records out (PSK) or f32 soft bits (FSK family)."""
@@ -301,9 +312,10 @@ class Link:
             kw.update(symbol_rate=float(self.symbol_rate), samp_rate=rate, bt=float(self.bt))
             return fsk.GmskCoherentDemodulator(
                 coerce_params(fsk.GmskCoherentDemodulatorParams, kw, where))
+        afsk = self.modulation == "afsk"
         kw.update(symbol_rate=float(self.symbol_rate), samp_rate=rate,
-                  input="audio" if medium == "audio" else "iq",
-                  kind="afsk" if self.modulation == "afsk" else "fsk")
+                  input="audio" if medium == "audio" or afsk else "iq",
+                  kind="afsk" if afsk else "fsk", bt=float(self.bt))
         if self.modulation == "afsk":
             kw.update(mark=float(self.mark), space=float(self.space))
         return fsk.FskDemodulator(coerce_params(fsk.FskDemodulatorParams, kw, where))
@@ -317,7 +329,30 @@ class Link:
             from orbitlink.modem.audio import SsbToIq
 
             front.append(SsbToIq(samp_rate=rate, symbol_rate=float(self.symbol_rate)))
+        if self.modulation == "afsk" and medium == "iq":
+            # an FM receiver: IF filter (in the resampler), then the discriminator's audio
+            from orbitlink.modem.audio import Resampler
+            from orbitlink.modem.fsk import QuadratureDemod
+
+            out = self.fm_if_rate(rate)
+            if out < rate:
+                front.append(Resampler(in_rate=rate, out_rate=out))
+                rate = out
+            front.append(QuadratureDemod(gain=rate / (2 * np.pi * 2 * self.fsk_deviation)))
+            medium = "audio"
         return front + [self.demodulator(rate, debug_taps=debug_taps, medium=medium)]
+
+    def fm_if_half_bandwidth(self) -> float:
+        """One-sided bandwidth (Hz) of an FM receiver's IF filter for this link: Carson's
+        rule, deviation plus the highest modulating frequency, with 20 % margin."""
+        top = max(self.mark, self.space) if self.modulation == "afsk" else self.symbol_rate
+        return 1.2 * (self.fsk_deviation + top)
+
+    def fm_if_rate(self, samp_rate: float) -> float:
+        """Sample rate at which the FM discriminator runs (the IF filter's band fits in 90 %
+        of its Nyquist band); never above the input rate."""
+        return float(min(samp_rate, math.ceil(2 * self.fm_if_half_bandwidth() / 0.9 / 100)
+                         * 100))
 
     def deframer(self, samp_rate: float | None = None, emit_failed: bool | None = None):
         t = self.framing_type
@@ -392,7 +427,7 @@ class Link:
 
     def tx_chain(self, samp_rate: float | None = None, medium: str = "iq") -> list:
         """The transmit blocks, PDUs in, medium samples (IQ or audio) out, in order."""
-        extra = [self.conv_encoder(), self.line_encoder()]
+        extra = [self.precoder(), self.conv_encoder(), self.line_encoder()]
         head = [self.packetizer()] if self.packets else []
         return head + [self.framer()] + [b for b in extra if b is not None] + \
             self.tx_stages(samp_rate, medium)
@@ -517,7 +552,7 @@ def parse_link(doc, where: str) -> Link:
     medium = doc.get("medium", "iq")
     _check(medium in MEDIA, where, f"'medium' must be one of {', '.join(MEDIA)}, got {medium!r}")
     extra = {}
-    for k in ("deviation", "bt", "mark", "space", "audio_carrier"):
+    for k in ("deviation", "mod_index", "bt", "mark", "space", "audio_carrier"):
         if k in doc:
             _check(doc[k] is not None, where, f"'{k}' must be a number")
             extra[k] = float(_number(doc, k, where))
@@ -660,6 +695,9 @@ def transmit(link: Link, payloads: list[bytes], seed: int = 0,
     if not frames:
         parts.append(idle(link.postamble_symbols))
     bits = np.concatenate(parts)
+    pre = link.precoder()
+    if pre is not None:
+        bits = pre.run(bits)
     if enc is not None:
         bits = enc.run(bits)
     if line is not None:
@@ -668,7 +706,8 @@ def transmit(link: Link, payloads: list[bytes], seed: int = 0,
     for st in stages:
         y = st.run(y)
     sps = float(samp_rate or link.samp_rate) / link.symbol_rate
-    peak = getattr(mod, "symbol_peak_sample", None) or (lambda kk: (kk + 0.5) * sps)
+    peak = (getattr(mod, "symbol_peak_sample", None) or getattr(mod, "symbol_sample", None)
+            or (lambda kk: (kk + 0.5) * sps))
     starts = [peak(b / r / k) - sps / 2 for b in starts_bits]
     return Burst(y, starts, frame_len / r / k * sps, list(payloads), medium)
 
@@ -685,6 +724,13 @@ def to_audio(link: Link, iq: np.ndarray, samp_rate: float | None = None) -> np.n
         y = AudioUpconverter(samp_rate=rate, carrier=link.ssb_carrier, amplitude=0.25).run(
             x.astype(np.complex64))
         return y
+    # the receiver's IF filter (Carson's bandwidth; zero-phase so frames keep their place)
+    fc = link.fm_if_half_bandwidth() / rate
+    if fc < 0.45:
+        nt = int(8 / fc) | 1
+        m = np.arange(nt) - nt // 2
+        h = 2 * fc * np.sinc(2 * fc * m) * np.hamming(nt)
+        x = np.convolve(x, h / h.sum(), mode="same")
     d = np.angle(x[1:] * np.conj(x[:-1])) * (rate / (2 * np.pi))  # Hz
     y = np.concatenate([[0.0], d]) / (2 * link.fsk_deviation)
     return np.clip(y, -1.0, 1.0).astype(np.float32)

@@ -53,6 +53,11 @@ class CodedFrameParams:
     rs_fill: int = param(0, "Reed-Solomon virtual fill per codeword", unit="bytes", lo=0,
                          hi=222)
     randomizer: bool = param(True, "CCSDS pseudo-randomizer over the codeblock")
+    differential: bool = param(False, "Differential (NRZ-M) precoding of the whole bit stream "
+                               "before the convolutional code: the deframer decodes "
+                               "b[n] xor b[n-1] after Viterbi (gr-satellites 'precoding: "
+                               "differential'; the transmitter puts an NrzmEncoder between "
+                               "the framer and the ConvEncoder)")
     conv: str = param("CCSDS", "Convolutional code over the whole stream", choices=CONV_VARIANTS)
     conv_rate: str = param("1/2", "Convolutional code rate (punctured above 1/2)",
                            choices=CONV_RATES)
@@ -136,6 +141,7 @@ class _Hypothesis:
         self.inverted = False  # polarity of the last good frame
         self.last_end = 0  # end of the last good frame (no frame is decoded before it)
         self.llr_offset = skip
+        self.prev_bit = 0  # last decoded bit before differential decoding
 
 
 @register
@@ -206,16 +212,25 @@ class CodedDeframer(Block):
             bits = np.concatenate(parts).astype(np.uint8)
         else:
             bits = (llr > 0).astype(np.uint8)
+        if self.params.differential and len(bits):
+            d = bits.copy()
+            d[0] ^= h.prev_bit
+            d[1:] ^= bits[:-1]
+            h.prev_bit = int(bits[-1])
+            bits = d
         h.bits = np.concatenate([h.bits, bits])
 
     def _bit_to_symbol(self, h: _Hypothesis, bit_index: float) -> int:
         llr_index = bit_index / self._bits_per_llr + h.llr_offset
         return int(llr_index // self.k)
 
-    def _search(self, h: _Hypothesis):
+    def _search(self, h: _Hypothesis, final: bool = False):
         """Find and decode frames: search for the ASM (at most ``max_errors`` bit errors);
         once a frame has been found, the next one is also tried where it should follow
-        (the flywheel), whatever its ASM looks like: the RS/CRC check decides. After two
+        (the flywheel), whatever its ASM looks like: the RS/CRC check decides, unless a clean
+        ASM (search grade) starts less than a frame later: then the stream has a gap and
+        that ASM is taken instead (the window at the flywheel position would be a cyclic shift
+        of a full-length RS codeword, which RS accepts). After two
         frames in a row fail there, the lock is dropped."""
         na = len(self.asm)
         need = na + self.frame_bits
@@ -235,6 +250,14 @@ class CodedDeframer(Block):
                     else h.inverted
                 errors = na - e if inverted else e
                 pos = start
+                if errors > p.max_errors_locked:
+                    # a poor marker: look for a clean one up to a frame later (a gap)
+                    if not final and h.next + need > last:
+                        break  # wait for the whole window (decisions must not depend on chunks)
+                    stop = min(start + need, last - h.base + 1)
+                    if asm_search(h.bits, start + 1, stop, self.asm_int, na, p.max_errors, res):
+                        h.next, h.expect, h.misses = h.base + int(res[0]), -1, 0
+                        continue
             else:
                 stop = last - h.base + 1
                 if h.expect > h.next:  # search only up to where the flywheel expects a frame
@@ -348,7 +371,7 @@ class CodedDeframer(Block):
         self._nllr += len(llr)
         for h in self.hyps:
             self._feed(h, llr, final)
-            self._search(h)
+            self._search(h, final)
         return self._release(final)
 
     def _process(self, sym):

@@ -30,12 +30,12 @@ class SoftToSymParams:
 
 @register
 class SoftToSym(Block):
-    """f32 soft bits (positive = 1) to 'sym' records: ``z = -x / scale`` (real), ``t = index *
+    """f32 soft bits (positive = 1) to 'sym' records: ``z = x / scale`` (real), ``t = index *
     sps``, ``f = 0``.
 
-    The sign follows the BPSK convention of :mod:`orbitlink.modem.modulation` (bit 1 is the
-    point at -1), so a positive LLR becomes the BPSK point of bit 1. The symbol deframers
-    estimate amplitude and noise themselves (M2M4), so the scale only matters for display.
+    In the BPSK convention of :mod:`orbitlink.modem.modulation` bit 1 is the point at +1, so
+    a positive LLR becomes the BPSK point of bit 1. The symbol deframers estimate amplitude
+    and noise themselves (M2M4), so the scale only matters for display.
     """
 
     name = "soft_to_sym"
@@ -51,7 +51,7 @@ class SoftToSym(Block):
         x = np.asarray(x, np.float32)
         p = self.params
         out = np.zeros(len(x), SYM_DTYPE)
-        out["z"] = -x / np.float32(p.scale)
+        out["z"] = x / np.float32(p.scale)
         out["t"] = np.arange(self._n, self._n + len(x), dtype=np.float64) * p.sps
         self._n += len(x)
         return out

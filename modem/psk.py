@@ -275,6 +275,8 @@ class Fll(Block):
         self._hold = np.zeros(0, np.complex64)
         self._acquired = False
         self._nblock = max(16, int(round(p.acq_symbols * p.sps)))
+        self._n_out = 0  # samples output so far (absolute index of _hold[0] while holding)
+        self.acq_start = None  # absolute index of the first sample of the acquisition block
         self.acq_snr_db = None
         self.last_freq = np.zeros(0, np.float32)
 
@@ -299,19 +301,27 @@ class Fll(Block):
         return out, w
 
     def _process(self, x):
+        out = self._process_held(x)
+        self._n_out += len(out)
+        return out
+
+    def _process_held(self, x):
         if self._acquired:
             out, self.last_freq = self._run(x)
             return out
         self._hold = np.concatenate([self._hold, x])
         outs, ws = [], []
         nb = self._nblock
+        start = self._n_out
         while not self._acquired and len(self._hold) >= nb:
             if self._acquire(self._hold[:nb]):
+                self.acq_start = start
                 break
             o, w = self._run(self._hold[:nb])
             outs.append(o)
             ws.append(w)
             self._hold = self._hold[nb:]
+            start += nb
         if self._acquired:
             o, w = self._run(self._hold)
             outs.append(o)
@@ -324,10 +334,11 @@ class Fll(Block):
         if self._acquired or len(self._hold) == 0:
             self.last_freq = np.zeros(0, np.float32)
             return np.zeros(0, np.complex64)
-        if len(self._hold) >= 64:
-            self._acquire(self._hold)
+        if len(self._hold) >= 64 and self._acquire(self._hold):
+            self.acq_start = self._n_out
         out, self.last_freq = self._run(self._hold)
         self._hold = np.zeros(0, np.complex64)
+        self._n_out += len(out)
         return out
 
     @property
@@ -415,6 +426,12 @@ class SymbolSync(Block):
         self._xi = np.zeros(n0, np.float32)
         self._w = np.zeros(n0, np.float32)
         self._base = -n0
+
+    def restart_loops(self) -> None:
+        """Forget the timing-rate and carrier-frequency estimates (back to nominal), e.g. when
+        a signal is first detected after noise the loops wandered on."""
+        self._state[K.SS_PER] = self.params.sps
+        self._state[K.SS_OM] = 0.0
 
     def _flush(self):
         # the matched filter looks K samples ahead: pad zeros so the last symbols come out
@@ -589,20 +606,37 @@ class PskDemodulator(Block):
         self._tap("agc", y)
         w = None
         if self.fll is not None:
+            n0 = self.fll._n_out
+            held = self.fll.acq_start is None
             y = self.fll.process(y)
             if not len(y):
                 return np.zeros(0, SYM_DTYPE)
             w = self.fll.last_freq
             self._tap("fll", y)
             self._tap("fll_freq", w / (2 * np.pi))
+            if held and self.fll.acq_start is not None:
+                # the signal starts in the acquisition block: restart the symbol
+                # synchroniser's loops there (during the noise before, they wandered)
+                k = self.fll.acq_start - n0
+                a = self.sync._process(y[:k], w[:k])
+                self.sync.restart_loops()
+                return np.concatenate([a, self.sync._process(y[k:], w[k:])])
         return self.sync._process(y, w)
 
     def _flush(self):
         parts = []
         if self.fll is not None:
+            n0 = self.fll._n_out
+            held = self.fll.acq_start is None
             y = self.fll.flush()
             if len(y):
-                parts.append(self.sync._process(y, self.fll.last_freq))
+                w = self.fll.last_freq
+                if held and self.fll.acq_start is not None:
+                    k = self.fll.acq_start - n0
+                    parts.append(self.sync._process(y[:k], w[:k]))
+                    self.sync.restart_loops()
+                    y, w = y[k:], w[k:]
+                parts.append(self.sync._process(y, w))
         parts.append(self.sync.flush())
         return np.concatenate(parts)
 

@@ -39,14 +39,21 @@ def test_expand_gives_a_valid_explicit_graph_for_every_link(capsys):
 
     reg = all_blocks()
     for name in link_names():
-        assert main(["expand", "--link", name]) == 0
-        g = yaml.safe_load(capsys.readouterr().out)
-        assert g["link"] == name and g["tx"] and g["rx"]
-        assert g["rx"][0]["block"] == "psk_demod" and g["tx"][-1]["block"] == "psk_mod"
-        for node in g["tx"] + g["rx"]:
-            cls = reg[node["block"]]
-            coerce_params(cls.Params, node["params"], node["block"])  # every value valid
-        # the stream types chain: each block's output type is the next one's input type
-        for chain in (g["tx"], g["rx"]):
-            types = [(reg[n["block"]].in_type, reg[n["block"]].out_type) for n in chain]
-            assert all(a[1] == b[0] for a, b in zip(types, types[1:])), (name, types)
+        for medium in ("iq", "audio"):
+            assert main(["expand", "--link", name, "--medium", medium]) == 0
+            g = yaml.safe_load(capsys.readouterr().out)
+            assert g["link"] == name and g["tx"] and g["rx"] and g["medium"] == medium
+            # the medium's type at both ends
+            ends = {"iq": "c64", "audio": "f32"}[medium]
+            blocks = {}
+            for chain in ("tx", "rx"):
+                blocks[chain] = []
+                for node in g[chain]:
+                    cls = reg[node["block"]]
+                    p = coerce_params(cls.Params, node["params"], node["block"])  # all valid
+                    blocks[chain].append(cls(p))
+            assert blocks["tx"][-1].out_type == ends and blocks["rx"][0].in_type == ends
+            # the stream types chain: each block's output type is the next one's input type
+            for chain in blocks.values():
+                types = [(b.in_type, b.out_type) for b in chain]
+                assert all(a[1] == b[0] for a, b in zip(types, types[1:])), (name, types)

@@ -183,3 +183,26 @@ def test_flywheel_does_not_flip_polarity_on_a_mostly_inverted_marker():
     out = CodedDeframer(**kw).run(rec)
     assert [p.data for p in out] == pays
     assert not any(p.meta["inverted"] for p in out)
+
+
+def test_flywheel_takes_the_marker_after_a_gap_not_a_shifted_codeword():
+    """Frames separated by idle gaps of whole bytes: the window where the flywheel expects the
+    next frame is then a cyclic shift of a full-length RS(255,223) codeword plus a few wrong
+    bytes, which RS "corrects". The deframer must take the clean marker after the gap."""
+    rng = np.random.default_rng(12)
+    kw = dict(modulation="bpsk", payload_len=223, rs_e=16, rs_interleave=1, conv="none")
+    pays = [bytes(rng.integers(0, 256, 223).astype(np.uint8)) for _ in range(5)]
+    fr = CodedFramer(**kw)
+    parts = [rng.integers(0, 2, 300).astype(np.uint8)]
+    for p in pays:
+        parts += [fr.frame_bits(p), rng.integers(0, 2, 64).astype(np.uint8)]
+    rec = _records(Modulation("bpsk").modulate_bits(np.concatenate(parts)))
+    for sizes in ([len(rec)], [700] * (len(rec) // 700 + 1)):
+        d = CodedDeframer(**kw)
+        out, i = [], 0
+        for s in sizes:
+            out += d.process(rec[i:i + s])
+            i += s
+        out += d.flush()
+        assert [p.data for p in out] == pays
+        assert all(p.meta["asm_errors"] == 0 for p in out)
