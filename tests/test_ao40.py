@@ -309,14 +309,14 @@ def test_ao73_recording():
 
     from orbitlink.modem.psk import PskDemodulator, SoftDemapper
 
-    fs, a = wavfile.read(DATA / "ao40" / "ao73.wav")
+    fs, a = wavfile.read(DATA / "recordings" / "ao73.wav")
     a = a.astype(np.float64) / np.max(np.abs(a))
     iq, fc = ssb_audio_to_iq(a, fs)
     assert 1000 < fc < 1200  # the carrier sits near 1104 Hz in this recording
     sym = PskDemodulator(modulation="bpsk", symbol_rate=1200.0, samp_rate=float(fs)).run(iq)
     llr = SoftDemapper(modulation="bpsk", differential=True).run(sym)
     out = ao40.Ao40Deframer().run(llr)
-    ref = (DATA / "ao40" / "ao73.hex").read_text().split()
+    ref = (DATA / "recordings" / "frames" / "ao73.hex").read_text().split()
     assert [p.data.hex() for p in out] == ref
     m = out[0].meta
     assert m["fec_ok"] and m["rs_corrected"] == 0 and m["sync_errors"] == 0

@@ -327,11 +327,11 @@ def test_ca03_recording_rs_mode():
 
     from orbitlink.modem.fsk import FskDemodulator
 
-    d = pathlib.Path(__file__).parent / "data" / "ax100"
+    d = pathlib.Path(__file__).parent / "data" / "recordings"
     fs, a = wavfile.read(d / "ca03_9k6.wav")
     a = (a / np.max(np.abs(a))).astype(np.float32)
     llr = FskDemodulator(symbol_rate=9600.0, samp_rate=float(fs), input="audio").run(a)
     out = ax100.Ax100DeframerSoft(mode="rs", allow_inverted=True).run(llr)
-    ref = (d / "ca03_9k6.hex").read_text().split()
+    ref = (d / "frames" / "ca03_9k6.hex").read_text().split()
     assert sorted(p.data.hex() for p in out) == sorted(ref)
     assert all(p.meta["frame_length"] == len(p.data) + 33 for p in out)

@@ -179,11 +179,11 @@ def test_aisat_recording():
 
     from orbitlink.modem.fsk import FskDemodulator
 
-    fs, a = wavfile.read(DATA / "u482c" / "aisat.wav")
+    fs, a = wavfile.read(DATA / "recordings" / "aisat.wav")
     a = (a / np.max(np.abs(a))).astype(np.float32)
     llr = FskDemodulator(symbol_rate=4800.0, samp_rate=float(fs), input="audio", kind="afsk",
                          mark=2400.0, space=4800.0).run(a)
     out = u482c.U482cDeframer().run(llr)
-    ref = (DATA / "u482c" / "aisat.hex").read_text().split()
+    ref = (DATA / "recordings" / "frames" / "aisat.hex").read_text().split()
     assert sorted(p.data.hex() for p in out) == sorted(ref)
     assert all(p.meta["rs"] and not p.meta["viterbi"] for p in out)
