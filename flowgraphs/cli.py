@@ -48,12 +48,13 @@ def cmd_links(args) -> int:
         for r in rows:
             print(json.dumps(r))
         return 0
-    print(f"{'link':<13} {'modulation':<11} {'symbol rate':>12} {'samp rate':>11} {'sps':>7} "
-          f"{'payload':>8}  description")
+    w = max(len(r["name"]) for r in rows)
+    print(f"{'link':<{w}} {'modulation':<11} {'symbol rate':>12} {'samp rate':>11} {'sps':>7} "
+          f"{'medium':<6} {'payload':>8}  description")
     for r in rows:
         mod = r["modulation"] + ("+diff" if r["differential"] else "")
-        print(f"{r['name']:<13} {mod:<11} {r['symbol_rate']:>9.0f} Bd {r['samp_rate']:>8.0f} Hz "
-              f"{r['sps']:>7.3f} {payload(r):>8}  {r['description']}")
+        print(f"{r['name']:<{w}} {mod:<11} {r['symbol_rate']:>9.0f} Bd {r['samp_rate']:>8.0f} Hz "
+              f"{r['sps']:>7.3f} {r['medium']:<6} {payload(r):>8}  {r['description']}")
     return 0
 
 
