@@ -32,7 +32,8 @@ from orbitlink.modem._kernels import fsk as K
 from orbitlink.modem.block import Block, ParamError, Rate, param, register
 
 __all__ = ["FskModulator", "AfskModulator", "QuadratureDemod", "AfskDiscriminator",
-           "FskClockRecovery", "FskDemodulator", "gaussian_half", "lowpass_taps"]
+           "FskClockRecovery", "FskDemodulator", "GmskCoherentDemodulator", "gaussian_half",
+           "laurent_c0", "lowpass_taps", "msk_freq"]
 
 
 def _loop_gains(bn: float, zeta: float) -> tuple[float, float]:
@@ -365,7 +366,8 @@ class FskClockRecovery(Block):
     One soft bit per symbol: ``2 A r / var`` with ``r`` the DC-removed boxcar matched-filter
     value at the symbol instant, ``A`` its tracked amplitude and ``var`` the tracked
     decision-directed noise variance (positive = higher frequency = bit 1). ``last_times``
-    holds the absolute input instants (samples) of the last output's symbols.
+    holds the absolute input instants (samples) of the last output's symbols, ``last_dc`` the
+    DC estimate (input units) at each.
     """
 
     name = "fsk_clock_recovery"
@@ -399,6 +401,7 @@ class FskClockRecovery(Block):
         self._c = np.zeros(1, np.float64)  # prefix sums at boundaries base .. base + len - 1
         self._base = 0
         self.last_times = np.zeros(0, np.float64)
+        self.last_dc = np.zeros(0, np.float64)
 
     def _process(self, y):
         n = len(y)
@@ -409,13 +412,15 @@ class FskClockRecovery(Block):
         nmax = int((len(c) + 2) / (p.sps * (1 - p.max_dev))) + 4
         llr = np.empty(nmax, np.float32)
         tt = np.empty(nmax, np.float64)
-        nout = K.clock_recovery(c, self._base, self._state, self._prm, llr, tt)
+        dd = np.empty(nmax, np.float64)
+        nout = K.clock_recovery(c, self._base, self._state, self._prm, llr, tt, dd)
         t = self._state[K.CR_T]
         keep = int(math.floor(t - 0.5 * self._state[K.CR_PER] - self._prm[K.CP_W])) - 2
         drop = max(0, min(keep - self._base, len(c) - 1))
         self._c = c[drop:].copy()
         self._base += drop
         self.last_times = tt[:nout]
+        self.last_dc = dd[:nout]
         return llr[:nout]
 
     @classmethod
@@ -547,3 +552,211 @@ class FskDemodulator(Block):
         x = x * np.exp(2j * np.pi * 0.01 * np.arange(len(x)))
         x = x + 0.1 * (rng.standard_normal(len(x)) + 1j * rng.standard_normal(len(x)))
         return cls(symbol_rate=1000.0, samp_rate=4500.0), x.astype(np.complex64)
+
+
+# ================================================================================================
+# Coherent GMSK
+
+
+def laurent_c0(bt: float, res: int = 256) -> tuple[np.ndarray, float]:
+    """Laurent's main pulse C0 of binary CPM with h = 1/2 and the (Gaussian) frequency pulse of
+    :class:`FskModulator`; tabulated with ``res`` points per symbol, centred, unit peak.
+
+    Returns ``(table, half_span)``: the table covers ``[-half_span, half_span]`` symbols.
+    """
+    half, c = gaussian_half(bt)
+    big_l = max(1, int(math.ceil(2 * half - 1e-9)))  # pulse length (symbols), integer
+    tt = (np.arange(big_l * res) + 0.5) / res  # 0 .. L
+    u = tt - big_l / 2
+    if c == 0:
+        g = (np.abs(u) < 0.5).astype(np.float64)
+    else:
+        from scipy.special import erf
+
+        g = 0.5 * (erf(c * (u + 0.5)) - erf(c * (u - 0.5)))
+    q = np.concatenate([[0.0], np.cumsum(g) / res])
+    q = 0.5 * q / q[-1]  # phase pulse, q(L) = 1/2
+    # psi(t) on [0, 2L]: pi h 2 q(t) rising, then falling symmetrically; S = sin(psi)
+    psi = np.concatenate([np.pi * q, np.pi / 2 - np.pi * q[1:]])  # h = 1/2: 2 pi h q = pi q
+    s = np.sin(psi)  # S(t), t = 0 .. 2L in steps of 1/res
+    n_c0 = (big_l + 1) * res + 1
+    c0 = np.ones(n_c0)
+    tgrid = np.arange(n_c0)  # in 1/res steps, t = 0 .. L+1
+    for i in range(big_l):
+        idx = tgrid + i * res
+        c0 *= np.where(idx < len(s), s[np.minimum(idx, len(s) - 1)], 0.0)
+    c0 /= c0.max()
+    return c0, (big_l + 1) / 2
+
+
+def msk_freq(x: np.ndarray, sps: float, max_offset: float) -> float:
+    """Carrier frequency (cycles/sample) of MSK-type CPM (h = 1/2, GMSK included).
+
+    ``x**2`` carries two spectral lines at twice the carrier offset plus and minus half the
+    symbol rate; the frequency maximising the sum of the two lines' power is twice the offset.
+    ``max_offset`` is the largest offset searched (cycles/sample).
+    """
+    y = np.asarray(x, np.complex128) ** 2
+    n = len(y)
+    if n < 64:
+        return 0.0
+    nfft = 1 << int(np.ceil(np.log2(4 * n)))
+    p = np.abs(np.fft.fft(y * np.hanning(n), nfft)) ** 2
+    hb = int(round(nfft / (2 * sps)))  # half the symbol rate, in bins
+    score = np.roll(p, hb) + np.roll(p, -hb)  # score[b] = p[b - hb] + p[b + hb]
+    fr = np.fft.fftfreq(nfft)
+    sel = np.nonzero(np.abs(fr) <= min(2 * max_offset, 0.5))[0]
+    b = sel[np.argmax(score[sel])]
+    # parabolic refinement on the log score
+    la, lb, lc = (np.log(score[(b + i) % nfft] + 1e-300) for i in (-1, 0, 1))
+    den = la - 2 * lb + lc
+    delta = 0.5 * (la - lc) / den if den < 0 else 0.0
+    return float((fr[b] + delta / nfft) / 2)
+
+
+@dataclass(frozen=True)
+class GmskCoherentDemodulatorParams:
+    symbol_rate: float = param(9600.0, "Symbol rate", unit="Bd", lo=0.0, lo_open=True)
+    samp_rate: float = param(48000.0, "Input sample rate", unit="Hz", lo=0.0, lo_open=True)
+    bt: float = param(0.3, "Gaussian BT of the transmitter (0: MSK)", lo=0.0, hi=2.0)
+    acq_symbols: int = param(512, "Symbols held for the carrier-frequency acquisition",
+                             unit="symbols", lo=32, hi=1 << 20)
+    max_offset: float = param(0.2, "Largest carrier offset acquired", unit="x symbol rate",
+                              lo=0.0, hi=0.45, lo_open=True)
+    bandwidth: float = param(0.7, "One-sided channel-filter cutoff of the discriminator path "
+                             "(timing)", unit="x symbol rate", lo=0.1, hi=16.0)
+    carrier_bw: float = param(0.01, "Carrier PLL noise bandwidth", unit="x symbol rate",
+                              lo=0.0, hi=0.2, lo_open=True)
+    timing_bw: float = param(0.01, "Timing loop bandwidth (discriminator path)",
+                             unit="x symbol rate", lo=0.0, hi=0.2, lo_open=True)
+    clock_tolerance: float = param(0.01, "Largest transmitter clock offset tracked", lo=0.0,
+                                   hi=0.2, lo_open=True)
+    amp_gain: float = param(0.01, "Amplitude and noise tracking gain per symbol", lo=0.0,
+                            lo_open=True, hi=1.0)
+    llr_max: float = param(50.0, "Soft-bit magnitude limit", lo=0.0, lo_open=True)
+
+
+@register
+class GmskCoherentDemodulator(Block):
+    """Coherent GMSK (h = 1/2) receiver: c64 IQ to f32 soft bits (positive = bit 1).
+
+    Carrier acquisition: the first ``acq_symbols`` symbols are held and the carrier offset is
+    read from the two spectral lines of ``x**2`` (:func:`msk_freq`, free of the data); the IQ
+    is derotated by it from then on (output starts once the block is full; ``acq_frequency``
+    holds the estimate in cycles/sample). The discriminator path (channel filter, quadrature
+    demodulator, :class:`FskClockRecovery`) gives the symbol instants. Half a symbol after each
+    frequency-pulse centre, Laurent's main pulse C0 is correlated with the IQ; the result,
+    rotated by ``(-j)^k``, is a real pseudo-symbol ``d_k`` (MSK seen as OQPSK) whose carrier
+    phase and residual frequency a Costas-type second-order PLL tracks. The transmitted bit is
+    ``d_k d_(k-1)`` (the differential relation of MSK-type CPM, free of the PLL's 180-degree
+    ambiguity); its soft value combines the two pseudo-symbol LLRs (sign of the product,
+    smaller magnitude).
+    """
+
+    name = "gmsk_coherent_demod"
+    Params = GmskCoherentDemodulatorParams
+    rate = Rate.GENERAL
+    in_type = "c64"
+    out_type = "f32"
+
+    #: instants: frequency-pulse centre (clock recovery time) -> IQ sample time of d_k
+    _CR_TO_IQ = -1.0
+
+    def _reset(self):
+        p = self.params
+        sps = p.samp_rate / p.symbol_rate
+        if sps < 2.0:
+            raise ParamError(f"{self.name}: need at least 2 samples per symbol, got {sps:.3g}")
+        self._sps = sps
+        cutoff = min(p.bandwidth / sps, 0.45)
+        ntaps = max(5, int(round(4 * sps)) | 1)
+        self._taps = lowpass_taps(cutoff, ntaps).astype(np.float32)
+        self._fhist = np.zeros(ntaps - 1, np.complex64)
+        self._prev = np.zeros(1, np.complex64)
+        self.clock = FskClockRecovery(sps=sps, window=0.8 if p.bt > 0 else 1.0,
+                                      timing_bw=p.timing_bw, max_dev=p.clock_tolerance,
+                                      amp_gain=p.amp_gain)
+        # clock time t -> centre of the frequency pulse in IQ samples, + half a symbol
+        self._shift = self._CR_TO_IQ - (ntaps - 1) / 2 + 0.5 * sps
+        self._c0, self._half_span = laurent_c0(p.bt, 256)
+        self._c1, self._c2 = _loop_gains(p.carrier_bw, 0.707)
+        self._state = np.zeros(K.GC_NSTATE)
+        self._xb = np.zeros(0, np.complex64)
+        self._base = 0
+        self._n = 0  # samples through the pipeline
+        self._pending = np.zeros(0, np.float64)
+        self._hold = np.zeros(0, np.complex64)
+        self._nacq = int(round(p.acq_symbols * sps))
+        self.acq_frequency = None
+
+    def _acquire(self, block):
+        p = self.params
+        self.acq_frequency = msk_freq(block, self._sps, p.max_offset / self._sps)
+        self._w0 = 2 * math.pi * self.acq_frequency
+
+    def _pipe(self, x):
+        xd = np.empty(len(x), np.complex64)
+        K.derotate(x, self._n, self._w0, xd)
+        if self._n == 0 and len(xd):
+            self._fhist[:] = xd[0]  # no ramp-in transient from zeros
+        h = len(self._fhist)
+        xh = np.concatenate([self._fhist, xd])
+        u = np.empty(len(x), np.float32)
+        K.fir_quad(xh, self._n, self._taps, 1, self._prev, np.float32(1.0), u)
+        self._fhist = xh[len(xh) - h:].copy()
+        self.clock.process(u)
+        self._pending = np.concatenate([self._pending, self.clock.last_times + self._shift])
+        self._xb = np.concatenate([self._xb, xd])
+        self._n += len(x)
+        return self._symbols()
+
+    def _process(self, x):
+        if self.acq_frequency is not None:
+            return self._pipe(x)
+        self._hold = np.concatenate([self._hold, x])
+        if len(self._hold) < self._nacq:
+            return np.zeros(0, np.float32)
+        self._acquire(self._hold[:self._nacq])
+        x, self._hold = self._hold, np.zeros(0, np.complex64)
+        return self._pipe(x)
+
+    def _symbols(self):
+        p = self.params
+        out = np.empty(len(self._pending), np.float32)
+        freqs = np.zeros(len(self._pending))
+        n = K.gmsk_coherent(self._xb, self._base, self._pending, freqs, self._state,
+                            self._c0, 256.0, self._half_span, self._sps, self._c1, self._c2,
+                            p.amp_gain, p.llr_max, out)
+        self._pending = self._pending[n:]
+        # keep the samples the next instants need
+        nxt = self.clock._state[K.CR_T] - self.clock.params.sps + self._shift
+        if len(self._pending):
+            nxt = min(nxt, self._pending[0])
+        keep_from = int(math.floor(nxt - self._half_span * self._sps)) - 2
+        drop = max(0, min(keep_from - self._base, len(self._xb)))
+        if drop:
+            self._xb = self._xb[drop:].copy()
+            self._base += drop
+        return out[:n]
+
+    def _flush(self):
+        parts = []
+        if self.acq_frequency is None:
+            if not len(self._hold):
+                return np.zeros(0, np.float32)
+            self._acquire(self._hold)
+            x, self._hold = self._hold, np.zeros(0, np.complex64)
+            parts.append(self._pipe(x))
+        # instants whose matched-filter window runs past the end: pad with zeros
+        pad = int(math.ceil(self._half_span * self._sps)) + 2
+        self._xb = np.concatenate([self._xb, np.zeros(pad, np.complex64)])
+        parts.append(self._symbols())
+        return np.concatenate(parts)
+
+    @classmethod
+    def example(cls, rng):
+        bits = rng.integers(0, 2, 300).astype(np.uint8)
+        x = FskModulator(symbol_rate=1000.0, samp_rate=4500.0, deviation=250.0, bt=0.3).run(bits)
+        x = x * np.exp(2j * np.pi * 0.005 * np.arange(len(x)) + 1.0j)
+        x = x + 0.1 * (rng.standard_normal(len(x)) + 1j * rng.standard_normal(len(x)))
+        return cls(symbol_rate=1000.0, samp_rate=4500.0, acq_symbols=128), x.astype(np.complex64)

@@ -19,7 +19,8 @@ from orbitlink.modem.block import ParamError
 from orbitlink.modem.channel import simulate
 from orbitlink.modem.fec.line import Slicer
 from orbitlink.modem.fsk import (AfskDiscriminator, AfskModulator, FskClockRecovery,
-                                 FskDemodulator, FskModulator, QuadratureDemod)
+                                 FskDemodulator, FskModulator, GmskCoherentDemodulator,
+                                 QuadratureDemod, laurent_c0, msk_freq)
 
 DATA = Path(__file__).parent / "data"
 
@@ -282,3 +283,61 @@ def test_clock_recovery_tracks_5000ppm_on_fractional_sps():
     assert _ber(soft, bits)[0] == 0.0
     period = np.diff(cr.last_times).mean()
     assert abs(period - 2.5 * (1 + 5e-3)) < 2e-3
+
+
+# ------------------------------------------------------------------------------------------------
+# Coherent GMSK
+
+
+def _block_ber(soft, bits, blk=1000, skip=600):
+    """BER over 1000-bit blocks, each at its best alignment (a timing slip costs one block's
+    alignment, not the rest of the stream)."""
+    errs = n = 0
+    for s0 in range(skip, len(bits) - blk - 20, blk):
+        errs += min(int(np.sum((soft[s0 + o:s0 + o + blk] > 0) != bits[s0:s0 + blk]))
+                    for o in range(-12, 13) if 0 <= s0 + o and s0 + o + blk <= len(soft))
+        n += blk
+    return errs / n
+
+
+def test_laurent_c0_msk_is_half_sine():
+    c0, half_span = laurent_c0(0.0, 64)
+    assert half_span == 1.0
+    t = np.arange(len(c0)) / 64  # 0 .. 2 symbols
+    assert np.allclose(c0, np.sin(np.pi * t / 2), atol=0.03)
+
+
+def test_msk_freq_finds_the_carrier():
+    bits = _bits(2000)
+    x = FskModulator(symbol_rate=1000.0, samp_rate=5000.0, deviation=250.0, bt=0.3).run(bits)
+    f0 = 0.013
+    y = x * np.exp(2j * np.pi * f0 * np.arange(len(x)))
+    assert abs(msk_freq(y, 5.0, 0.05) - f0) < 2e-4
+
+
+@pytest.mark.parametrize("bt", [0.3, 0.5])
+@pytest.mark.parametrize("ppm", [-3000.0, 3000.0])
+def test_gmsk_coherent_noise_free_with_offsets(bt, ppm):
+    rate, fs = 9600.0, 48000.0
+    bits = _bits(5000)
+    x = FskModulator(symbol_rate=rate, samp_rate=fs, deviation=rate / 4, bt=bt).run(bits)
+    y = simulate(x, samp_rate=fs, sps=fs / rate, cfo_hz=0.07 * rate, sro_ppm=ppm, seed=1)
+    rx = GmskCoherentDemodulator(symbol_rate=rate, samp_rate=fs, bt=bt)
+    soft = rx.run(y)
+    assert abs(rx.acq_frequency * fs - 0.07 * rate) < 0.002 * rate
+    assert abs(len(soft) - len(bits)) < 10
+    assert _ber(soft, bits)[0] == 0.0
+
+
+@pytest.mark.parametrize("bt,ebn0,limit", [(0.5, 8.0, 2e-3), (0.3, 10.0, 2e-2)])
+def test_gmsk_coherent_gain_over_noncoherent(bt, ebn0, limit):
+    """At equal Eb/N0, with carrier and clock offsets, the coherent receiver's BER is at least
+    5x lower than the discriminator's (bt 0.5 at 8 dB: about 6e-4 vs 3e-2)."""
+    rate, fs = 9600.0, 48000.0
+    bits = _bits(20000, seed=4)
+    x = FskModulator(symbol_rate=rate, samp_rate=fs, deviation=rate / 4, bt=bt).run(bits)
+    y = simulate(x, samp_rate=fs, sps=fs / rate, cfo_hz=700.0, sro_ppm=3000.0, ebn0_db=ebn0,
+                 seed=5)
+    coh = _block_ber(GmskCoherentDemodulator(symbol_rate=rate, samp_rate=fs, bt=bt).run(y), bits)
+    non = _block_ber(FskDemodulator(symbol_rate=rate, samp_rate=fs, bt=bt).run(y), bits)
+    assert coh < limit and coh * 5 < non, f"coherent {coh:.2e}, non-coherent {non:.2e}"

@@ -209,6 +209,9 @@ HANG_LEAK = 1.0 / 32.0
 HANG_RATIO = 1.5
 HANG_HOLD = 64.0
 
+#: symbols of wider timing loop at the start (pull-in of clock offsets)
+GEAR_SYMBOLS = 256.0
+
 #: symbols in a row far above the tracked level that restart the level acquisition
 BIG_RESTART = 4.0
 
@@ -239,11 +242,12 @@ def _csum(c, base, x):
 
 
 @njit(cache=True, nogil=True)
-def clock_recovery(c, base, state, prm, out_llr, out_t):
+def clock_recovery(c, base, state, prm, out_llr, out_t, out_d):
     """Symbols from prefix sums ``c`` (c[i] = sum of the input before absolute sample base + i).
 
     The matched filter at instant t is the mean of the input over ``[t - W/2, t + W/2)``
-    (samples held constant over their unit interval). Returns the number of soft bits written.
+    (samples held constant over their unit interval). Writes per symbol the soft bit, the
+    instant and the DC estimate; returns the number of symbols.
     """
     sps = prm[CP_SPS]
     w = prm[CP_W]
@@ -335,10 +339,12 @@ def clock_recovery(c, base, state, prm, out_llr, out_t):
             elif r < -3.0 * a:
                 r = -3.0 * a
             ev = r - a * s
+            # running means right after the acquisition, then the tracking gains
+            g = 1.0 / (ks + 1.0)
             if track_dc:
-                d += gd * ev
-            a += ga * (abs(r) - a)
-            var += gv * (ev * ev - var)
+                d += (gd if gd > g else g) * ev
+            a += (ga if ga > g else g) * (abs(r) - a)
+            var += (gv if gv > g else g) * (ev * ev - var)
         r = y - d
         rm = m - d
         # Gardner timing error, normalised by the amplitude
@@ -364,6 +370,7 @@ def clock_recovery(c, base, state, prm, out_llr, out_t):
             llr = -llrmax
         out_llr[nout] = llr
         out_t[nout] = t
+        out_d[nout] = d
         nout += 1
         # hang-up detector: the samples half-way between symbol instants differ more from
         # one symbol to the next than the samples at the instants -> jump half a symbol
@@ -380,12 +387,14 @@ def clock_recovery(c, base, state, prm, out_llr, out_t):
         mp = m
         k += 1.0
         ks += 1.0
-        per += ki * e
+        # gear shift: a 3x wider timing loop for the first GEAR_SYMBOLS symbols (pull-in)
+        gs = 3.0 if k <= GEAR_SYMBOLS else 1.0
+        per += gs * gs * ki * e
         if per < pmin:
             per = pmin
         elif per > pmax:
             per = pmax
-        t += per + kp * e
+        t += per + gs * kp * e
         if jump:
             t += 0.5 * per
     state[CR_T] = t
@@ -405,3 +414,141 @@ def clock_recovery(c, base, state, prm, out_llr, out_t):
     state[CR_MP] = mp
     state[CR_SJ] = sj
     return nout
+
+
+# ------------------------------------------------------------------------------------------------
+# Coherent GMSK: FLL in front of a channel filter and discriminator, Laurent main-pulse matched
+# filter at given instants, Costas-type carrier PLL on the derotated pseudo-symbols.
+
+GC_TH, GC_NU, GC_K, GC_A, GC_VAR, GC_LP, GC_TP, GC_WS = range(8)
+GC_NSTATE = 8
+
+
+
+
+@njit(cache=True, nogil=True)
+def gmsk_coherent(xb, base, times, freqs, state, c0, res, half_span, sps, c1, c2, ga, llrmax,
+                  out):
+    """Pseudo-symbols at the absolute instants ``times`` (samples of ``xb``, whose item 0 is
+    absolute sample ``base``): ``z = sum_n x[n] c0((n - t) / sps) exp(-j w (n - t))`` with w the
+    carrier frequency (``freqs``, rad/sample, given per symbol, plus the PLL's frequency), derotated by (-j)^k and the carrier phase;
+    soft pseudo-symbol LLRs are combined differentially into bit LLRs.
+
+    ``c0`` is tabulated with ``res`` points per symbol over ``[-half_span, half_span]``
+    symbols. Processes instants while their window is inside ``xb``; returns how many.
+    """
+    th = state[GC_TH]
+    nu = state[GC_NU]
+    k = state[GC_K]
+    a = state[GC_A]
+    var = state[GC_VAR]
+    lp = state[GC_LP]
+    tp = state[GC_TP]
+    ws = state[GC_WS]
+    last = base + xb.shape[0] - 1
+    nc = c0.shape[0]
+    done = 0
+    for i in range(times.shape[0]):
+        t = times[i]
+        n_lo = int(math.ceil(t - half_span * sps))
+        n_hi = int(math.floor(t + half_span * sps))
+        if n_hi > last:
+            break
+        if k == 0.0:
+            tp = t
+        ws = freqs[i]
+        th += ws * (t - tp)  # carrier phase advance since the last symbol
+        tp = t
+        wt = ws + nu / sps  # frequency inside the matched filter, rad/sample
+        zr = 0.0
+        zi = 0.0
+        n0 = max(n_lo, base)
+        # phasor exp(-j ws (n - t)), advanced by exp(-j ws) per sample
+        rr = math.cos(wt * (n0 - t))
+        ri = -math.sin(wt * (n0 - t))
+        dr = math.cos(wt)
+        di = -math.sin(wt)
+        for n in range(n0, n_hi + 1):
+            u = ((n - t) / sps + half_span) * res
+            j = int(u)
+            if j >= 0 and j < nc - 1:
+                f = u - j
+                cv = c0[j] + f * (c0[j + 1] - c0[j])
+                v = xb[n - base]
+                vr = v.real * rr - v.imag * ri
+                vi = v.real * ri + v.imag * rr
+                zr += cv * vr
+                zi += cv * vi
+            tr = rr * dr - ri * di
+            ri = rr * di + ri * dr
+            rr = tr
+        # derotate by (-j)^k and the carrier phase
+        q = int(k) % 4
+        if q == 1:
+            zr, zi = zi, -zr
+        elif q == 2:
+            zr, zi = -zr, -zi
+        elif q == 3:
+            zr, zi = -zi, zr
+        c = math.cos(th)
+        s = math.sin(th)
+        pr = zr * c + zi * s
+        pi_ = zi * c - zr * s
+        # amplitude and noise (decision directed), PLL
+        sg = 1.0 if pr >= 0.0 else -1.0
+        if k < 16.0:
+            g = 1.0 / (k + 1.0)
+        else:
+            g = ga
+        a += g * (abs(pr) - a)
+        ev = pr - sg * a
+        var += g * (ev * ev - var)
+        if a > 1e-15:
+            e = sg * pi_ / a
+            if e > 1.0:
+                e = 1.0
+            elif e < -1.0:
+                e = -1.0
+            nu += c2 * e
+            th += c1 * e + nu
+            if th > math.pi:
+                th -= TWO_PI
+            elif th < -math.pi:
+                th += TWO_PI
+        vv = var
+        if vv < 1e-4 * a * a:
+            vv = 1e-4 * a * a
+        lk = 2.0 * a * pr / vv if vv > 0.0 else 0.0
+        if k == 0.0:
+            llr = 0.0
+        else:
+            mag = abs(lk) if abs(lk) < abs(lp) else abs(lp)
+            llr = mag if lk * lp >= 0.0 else -mag
+        if llr > llrmax:
+            llr = llrmax
+        elif llr < -llrmax:
+            llr = -llrmax
+        out[i] = llr
+        lp = lk
+        k += 1.0
+        done += 1
+    state[GC_TH] = th
+    state[GC_NU] = nu
+    state[GC_K] = k
+    state[GC_A] = a
+    state[GC_VAR] = var
+    state[GC_LP] = lp
+    state[GC_TP] = tp
+    state[GC_WS] = ws
+    return done
+
+
+@njit(cache=True, nogil=True)
+def derotate(x, n0, w, out):
+    """``out[i] = x[i] exp(-j w (n0 + i))`` (w rad/sample, absolute sample index)."""
+    for i in range(x.shape[0]):
+        ph = (w * (n0 + i)) % TWO_PI
+        c = math.cos(ph)
+        s = math.sin(ph)
+        out[i] = complex(x[i].real * c + x[i].imag * s, x[i].imag * c - x[i].real * s)
+    return x.shape[0]
