@@ -263,8 +263,8 @@ def test_afsk_direwolf_wav_three_frames_exact():
     ("swiatowid-ax25", 1200.0, "afsk", False),  # AFSK 1200, FM audio
 ])
 def test_recordings(name, rate, kind, g3ruh):
-    fs, a = wavfile.read(DATA / "fsk" / f"{name}.wav")
-    ref = [s.strip() for s in (DATA / "fsk" / f"{name}.hex").read_text().split()]
+    fs, a = wavfile.read(DATA / "recordings" / f"{name}.wav")
+    ref = [s.strip() for s in (DATA / "recordings" / "frames" / f"{name}.hex").read_text().split()]
     rx = FskDemodulator(symbol_rate=rate, samp_rate=float(fs), input="audio", kind=kind)
     got = _hdlc_frames(rx.run(a.astype(np.float32) / 32768), g3ruh=g3ruh)
     assert ref and all(r in got for r in ref)
