@@ -240,11 +240,23 @@ class Recording:
         RecordingError
             The file cannot be read or shrank while being read.
         """
+        dt = DATATYPES[self.datatype]
+        itemsize = dt.itemsize
+        yield from self._stream(chunk_size, 0, itemsize, lambda raw: _convert(raw, dt))
+        if self.truncated_bytes:
+            raise TruncatedRecordingError(
+                f"{self.name}: size {self.num_samples * itemsize + self.truncated_bytes} bytes "
+                f"is not a whole number of {self.datatype} samples ({itemsize} bytes each); "
+                f"the trailing {self.truncated_bytes} byte(s) after the {self.num_samples} "
+                "whole samples were ignored")
+
+    def _stream(self, chunk_size, offset: int, itemsize: int, convert):
+        """Read ``num_samples`` samples of ``itemsize`` bytes from byte ``offset`` of the data
+        file, ``chunk_size`` at a time, through ``convert(raw bytes) -> array`` and the finite
+        check; a file that shrinks while being read raises after its whole samples."""
         if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
         chunk_size = int(chunk_size)
-        dt = DATATYPES[self.datatype]
-        itemsize = dt.itemsize
         done = 0
         try:
             fh = open(self.data_path, "rb")
@@ -252,6 +264,7 @@ class Recording:
             raise RecordingError(f"{self.name}: cannot open the recording "
                                  f"({exc.strerror or exc})") from None
         with fh:
+            fh.seek(offset)
             while done < self.num_samples:
                 n = min(chunk_size, self.num_samples - done)
                 try:
@@ -262,18 +275,12 @@ class Recording:
                 if len(raw) < n * itemsize:
                     got = len(raw) // itemsize
                     if got:
-                        yield from self._checked(_convert(raw[:got * itemsize], dt), done)
+                        yield from self._checked(convert(raw[:got * itemsize]), done)
                     raise RecordingError(f"{self.name}: the file ended after "
                                          f"{done + got} of {self.num_samples} samples "
                                          "(was it truncated while being read?)")
-                yield from self._checked(_convert(raw, dt), done)
+                yield from self._checked(convert(raw), done)
                 done += n
-        if self.truncated_bytes:
-            raise TruncatedRecordingError(
-                f"{self.name}: size {self.num_samples * itemsize + self.truncated_bytes} bytes "
-                f"is not a whole number of {self.datatype} samples ({itemsize} bytes each); "
-                f"the trailing {self.truncated_bytes} byte(s) after the {self.num_samples} "
-                "whole samples were ignored")
 
     def _checked(self, x: np.ndarray, start: int):
         dt = DATATYPES[self.datatype]

@@ -107,34 +107,8 @@ class WavRecording(Recording):
     def chunks(self, chunk_size: int = 65536) -> Iterator[np.ndarray]:
         """Yield the samples in order (float32 for audio, complex64 for IQ), reading
         incrementally; raises like the module docstring says after the good samples."""
-        if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
-            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-        chunk_size = int(chunk_size)
         fb = self.frame_bytes
-        done = 0
-        try:
-            fh = open(self.data_path, "rb")
-        except OSError as exc:
-            raise RecordingError(f"{self.name}: cannot open the recording "
-                                 f"({exc.strerror or exc})") from None
-        with fh:
-            fh.seek(self.data_offset)
-            while done < self.num_samples:
-                n = min(chunk_size, self.num_samples - done)
-                try:
-                    raw = fh.read(n * fb)
-                except OSError as exc:
-                    raise RecordingError(f"{self.name}: read error after {done} samples "
-                                         f"({exc.strerror or exc})") from None
-                if len(raw) < n * fb:
-                    got = len(raw) // fb
-                    if got:
-                        yield from self._checked(self._convert(raw[:got * fb]), done)
-                    raise RecordingError(f"{self.name}: the file ended after "
-                                         f"{done + got} of {self.num_samples} samples "
-                                         "(was it truncated while being read?)")
-                yield from self._checked(self._convert(raw), done)
-                done += n
+        yield from self._stream(chunk_size, self.data_offset, fb, self._convert)
         if self.missing_bytes:
             raise TruncatedRecordingError(
                 f"{self.name}: the data chunk declares {self.missing_bytes} byte(s) more than "

@@ -112,6 +112,12 @@ class _FreqPulseTx(Block):
         # sample n is complete once every symbol k <= floor(tau_n) is known
         return self._freq_until(self._n_before(float(self._nsym)))
 
+    def _process(self, bits):
+        return self._emit(self._freq_process(bits))
+
+    def _flush(self):
+        return self._emit(self._freq_flush())
+
     def _freq_flush(self):
         if self._nsym == 0:
             return np.zeros(0, np.float64)
@@ -165,12 +171,6 @@ class FskModulator(_FreqPulseTx):
         K.fm_iq(f, 2 * math.pi * p.deviation / p.samp_rate, self._phase, out)
         return out
 
-    def _process(self, bits):
-        return self._emit(self._freq_process(bits))
-
-    def _flush(self):
-        return self._emit(self._freq_flush())
-
     @classmethod
     def example(cls, rng):
         b = cls(symbol_rate=1200.0, samp_rate=5000.0, deviation=300.0, bt=0.3)
@@ -210,12 +210,6 @@ class AfskModulator(_FreqPulseTx):
         K.fm_audio(f, 0.5 * (p.mark + p.space), 0.5 * (p.mark - p.space), p.samp_rate,
                    p.amplitude, self._phase, out)
         return out
-
-    def _process(self, bits):
-        return self._emit(self._freq_process(bits))
-
-    def _flush(self):
-        return self._emit(self._freq_flush())
 
     @classmethod
     def example(cls, rng):
