@@ -344,8 +344,13 @@ class Link:
 
     def fm_if_half_bandwidth(self) -> float:
         """One-sided bandwidth (Hz) of an FM receiver's IF filter for this link: Carson's
-        rule, deviation plus the highest modulating frequency, with 20 % margin."""
-        top = max(self.mark, self.space) if self.modulation == "afsk" else self.symbol_rate
+        rule, deviation plus the highest modulating frequency (AFSK: the upper tone;
+        Gaussian-filtered data: half the symbol rate, the fundamental of 1010...; rectangular
+        2-FSK, whose spectrum falls off slowly: the symbol rate), with 20 % margin."""
+        if self.modulation == "afsk":
+            top = max(self.mark, self.space)
+        else:
+            top = self.symbol_rate / 2 if self.bt > 0 else self.symbol_rate
         return 1.2 * (self.fsk_deviation + top)
 
     def fm_if_rate(self, samp_rate: float) -> float:
