@@ -14,6 +14,12 @@ satellite downlink and a receiver front end do, in this order:
    ``exp(j 2 pi phi(t))`` with ``phi(t) = integral_0^t f(s) ds``,
    ``f(t) = cfo_hz + freq_ramp_hz_per_s * t + profile(t)`` and ``t = k / samp_rate`` the absolute
    time of output sample k (phase continuous, computed in float64 from k, no drift).
+   **Doppler of a pass** (``Channel(params, doppler=predictor)``, ``doppler_t0``): a further
+   ``exp(j 2 pi integral predictor(t) dt)`` with ``t = doppler_t0 + k / samp_rate`` in unix
+   seconds; the predictor (``t_unix -> Hz``, e.g.
+   :class:`orbitlink.modem.orbit.DopplerPredictor`) is evaluated on the absolute grid of
+   :class:`orbitlink.modem.doppler.GridPhase` (every ``doppler_grid_s``, cubic interpolation,
+   phase continuous in float64). See also :func:`simulate_pass`.
 3. **phase noise** (``phase_noise_hz``): a Wiener process, ``theta_k = theta_{k-1} + w_k`` with
    ``w_k ~ N(0, 2 pi phase_noise_hz / samp_rate)`` (Lorentzian spectrum of 3 dB full width
    ``phase_noise_hz``; the variance of ``theta_k - theta_0`` grows as ``2 pi linewidth t``).
@@ -45,6 +51,7 @@ sample, so the output does not depend on how the input is split into chunks.
 
 from __future__ import annotations
 
+import copy as _copy
 import math
 import os
 from dataclasses import dataclass
@@ -57,7 +64,7 @@ from orbitlink.modem._kernels import channel_kernels as _k
 from orbitlink.modem.block import Block, ParamError, Rate, param, register
 
 __all__ = ["Channel", "ChannelParams", "ProfileError", "load_freq_profile", "simulate",
-           "interpolation_table"]
+           "simulate_pass", "interpolation_table"]
 
 #: interpolator: taps per side, Kaiser beta, number of tabulated phases
 INTERP_HALF = 16
@@ -113,6 +120,12 @@ class ChannelParams:
     attenuation_db: float = param(0.0, "path loss applied before the noise (negative: gain)",
                                   unit="dB", lo=-100.0, hi=300.0)
     seed: int = param(0, "seed of the phase-noise and AWGN generators", lo=0, hi=2**63 - 1)
+    doppler_t0: float = param(0.0, "unix time (UTC) of output sample 0 for the Doppler "
+                              "predictor (Channel(..., doppler=predictor))", unit="s",
+                              lo=-1.0e11, hi=1.0e11)
+    doppler_grid_s: float = param(0.05, "spacing of the absolute time grid the Doppler "
+                                  "predictor is evaluated on (cubic interpolation between)",
+                                  unit="s", lo=1e-4, hi=60.0)
 
     def __post_init__(self):
         # The generic validator cannot range-check optional fields; do it here.
@@ -293,9 +306,15 @@ class Channel(Block):
     in_type = "c64"
     out_type = "c64"
 
-    def __init__(self, params=None, **kw):
+    def __init__(self, params=None, doppler=None, **kw):
+        if doppler is not None and not callable(doppler):
+            raise ParamError("channel: doppler must be a callable t_unix -> Hz")
         self._profile = None
+        self.doppler = doppler
         super().__init__(params, **kw)
+
+    def copy(self):
+        return _copy.deepcopy(self, {id(self.doppler): self.doppler})
 
     # ----------------------------------------------------------------------------------------
     def _reset(self) -> None:
@@ -324,6 +343,11 @@ class Channel(Block):
         self._gain = 10.0 ** (-p.attenuation_db / 20.0)
         self._noise_std = math.sqrt(p.noise_variance / 2.0)
         self._flushed = False
+        self._dop = None
+        if self.doppler is not None:
+            from orbitlink.modem.doppler import GridPhase
+
+            self._dop = GridPhase(self.doppler, p.doppler_t0, p.samp_rate, p.doppler_grid_s)
 
     @property
     def noise_variance(self) -> float:
@@ -390,6 +414,9 @@ class Channel(Block):
               else np.zeros(0))
         noise = (self._rng_awgn.standard_normal(2 * n) if self._noise_std > 0.0
                  else np.zeros(0))
+        if self._dop is not None:
+            ph, _ = self._dop.phase(n)
+            y = y * np.exp(2j * np.pi * ph)
         t, f, c, g0 = self._profile
         _k.impair(y, np.int64(k0), float(p.samp_rate), float(p.cfo_hz),
                   0.5 * float(p.freq_ramp_hz_per_s), t, f, c, float(g0), pn, self._pn_state,
@@ -401,10 +428,15 @@ class Channel(Block):
     # ----------------------------------------------------------------------------------------
     @classmethod
     def example(cls, rng: np.random.Generator):
-        """All impairments on (noise, cfo, ramp, phase noise, timing offset, 200 ppm SRO)."""
+        """All impairments on (noise, cfo, ramp, phase noise, timing offset, 200 ppm SRO, a fast
+        Doppler sweep)."""
+        from orbitlink.modem.doppler import AnalyticDoppler
+
         block = cls(samp_rate=250e3, sps=4.0, bits_per_symbol=2, esn0_db=12.0, cfo_hz=3100.0,
                     freq_ramp_hz_per_s=-2.0e4, phase_noise_hz=50.0, timing_offset=0.37,
-                    sro_ppm=200.0, attenuation_db=3.0, seed=11)
+                    sro_ppm=200.0, attenuation_db=3.0, seed=11, doppler_t0=1.7e9,
+                    doppler_grid_s=0.001,
+                    doppler=AnalyticDoppler(20e3, tca_unix=1.7e9 + 0.006, width_s=0.004))
         n = 3000
         x = ((rng.standard_normal(n) + 1j * rng.standard_normal(n)) / np.sqrt(2.0))
         return block, x.astype(np.complex64)
@@ -428,3 +460,35 @@ def simulate(x, **params) -> np.ndarray:
     """
     return Channel(**params).run(np.asarray(x, np.complex64))
 
+
+
+def simulate_pass(iq, samp_rate: float, t0_unix: float, predictor, esn0_db: float | None = None,
+                  **params) -> np.ndarray:
+    """Run a signal through the Doppler of a pass (and optionally noise and other impairments).
+
+    Parameters
+    ----------
+    iq : array_like of complex, shape (n,)
+        Transmitted baseband (converted to complex64), sample k received at unix time
+        ``t0_unix + k / samp_rate``.
+    samp_rate : float
+        Sample rate in Hz.
+    t0_unix : float
+        Unix time (UTC) of sample 0.
+    predictor : callable
+        ``predictor(t_unix ndarray) -> Hz``: the downlink Doppler (e.g.
+        :class:`orbitlink.modem.orbit.DopplerPredictor`).
+    esn0_db : float, optional
+        Es/N0 (set ``sps`` too); None: no noise.
+    **params
+        Other fields of :class:`ChannelParams` (``sps``, ``ebn0_db`` with
+        ``bits_per_symbol``, ``cfo_hz``, ``seed``, ...).
+
+    Returns
+    -------
+    ndarray of complex64
+        The received samples.
+    """
+    ch = Channel(samp_rate=float(samp_rate), doppler_t0=float(t0_unix), esn0_db=esn0_db,
+                 doppler=predictor, **params)
+    return ch.run(np.asarray(iq, np.complex64))
