@@ -545,6 +545,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--chunk", type=int, default=1 << 16, help="samples per chunk")
     p.set_defaults(func=cmd_loopback)
+
+    from orbitlink.flowgraphs.cli_orbit import add_parsers
+
+    add_parsers(sub)  # passes, doppler
     return ap
 
 
