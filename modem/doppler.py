@@ -367,8 +367,8 @@ class DopplerTrackerParams:
     loop_bw_hz: float = param(5.0, "Noise bandwidth of the second-order frequency loop",
                               unit="Hz", lo=0.0, lo_open=True, hi=1000.0)
     damping: float = param(0.707, "Damping of the frequency loop", lo=0.1, hi=5.0)
-    update_s: float = param(0.05, "Loop update (measurement) period, on the absolute sample grid", unit="s",
-                            lo=1e-4, hi=1.0)
+    update_s: float = param(0.05, "Loop update (measurement) period, on the absolute sample "
+                            "grid", unit="s", lo=1e-4, hi=1.0)
     acq_s: float = param(0.1, "Length of an acquisition block", unit="s", lo=1e-3, hi=60.0)
     min_snr_db: float = param(-4.0, "In-band SNR (signal power over the noise in the occupied "
                               "bandwidth) that counts as signal present", unit="dB", lo=-20.0,
