@@ -190,6 +190,44 @@ def _parse_time(s):
         return None
 
 
+def _decode_doppler_front(args, rec, link, medium) -> list:
+    """The Doppler blocks ``decode`` puts before the receiver (``--tle``/``--doppler``)."""
+    from orbitlink.flowgraphs import passes
+
+    mode = args.doppler or ("predicted" if args.tle else "off")
+    if mode == "off":
+        return []
+    if medium != "iq":
+        raise passes.PassError(f"{rec.name}: Doppler correction works on IQ recordings, not "
+                               "on a receiver's audio")
+    if mode == "blind":
+        return passes.doppler_front(link, rec.samp_rate, "blind")
+    if not (args.tle and args.station and args.freq):
+        raise passes.PassError("--doppler predicted needs --tle FILE, --station LAT,LON,ALT and "
+                               "--freq HZ")
+    import numpy as np
+
+    from orbitlink.modem import orbit
+    from orbitlink.modem.doppler import unix_time
+
+    sat = orbit.load_satellite(args.tle, args.sat)
+    station = orbit.Station.parse(args.station)
+    if args.start is not None:
+        t0 = orbit.parse_time(args.start)
+    elif rec.datetime:
+        t0 = unix_time(rec.datetime)
+    else:
+        raise passes.PassError(f"{rec.name}: the recording has no core:datetime, and predicted "
+                               "Doppler needs the time of its first sample; give --start "
+                               "ISO_TIME or use --doppler blind")
+    msg = orbit.epoch_check(sat, np.array([t0]))
+    if msg:
+        print(f"orbitlink: warning: {msg}", file=sys.stderr)
+    pred = orbit.DopplerPredictor(sat, station, args.freq)
+    return passes.doppler_front(link, rec.samp_rate, "predicted", predictor=pred, t0=t0,
+                                time_offset_s=args.time_offset)
+
+
 def cmd_decode(args) -> int:
     from orbitlink import OrbitlinkError
     from orbitlink.drivers.sigmf import open_recording
@@ -203,6 +241,7 @@ def cmd_decode(args) -> int:
                     f"give --link (see 'orbitlink links')")
     link = load_link(name, _overrides(args.set))
     medium = getattr(rec, "kind", "iq")
+    front = _decode_doppler_front(args, rec, link, medium)
     rec_time = _parse_time(rec.datetime)
     n = ok = 0
     progress = Progress(rec.num_samples, "decoding")
@@ -210,7 +249,7 @@ def cmd_decode(args) -> int:
     kiss = open(args.kiss, "wb") if args.kiss else None
     error = None
     try:
-        for p in decode_recording(rec, link, args.chunk, on_chunk=progress.update):
+        for p in decode_recording(rec, link, args.chunk, on_chunk=progress.update, front=front):
             n += 1
             ok += bool(p.meta["crc_ok"])
             rec_d = _frame_record(p, rec_time)
@@ -251,6 +290,21 @@ def cmd_decode(args) -> int:
 # loopback
 
 
+def _hz(text: str) -> float:
+    """A frequency: 2.2e9, 2200M, 2.2G, 437.5M, 145.9e6 (k/M/G suffixes)."""
+    t = str(text).strip()
+    mult = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}.get(t[-1:], 1.0)
+    if mult != 1.0:
+        t = t[:-1]
+    try:
+        v = float(t) * mult
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a frequency: {text!r}") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"not a positive frequency: {text!r}")
+    return v
+
+
 def cmd_loopback(args) -> int:
     import tempfile
 
@@ -262,11 +316,31 @@ def cmd_loopback(args) -> int:
     from orbitlink.modem.channel import simulate
 
     link = load_link(args.link, _overrides(args.set))
-    if args.frames < 1:
+    if args.frames is not None and args.frames < 1:
         return _err("--frames must be at least 1")
     medium = _medium(args, link)
     rng = np.random.default_rng(args.seed)
-    payloads = random_payloads(link, rng, args.frames)
+    plan = None
+    if args.tle:
+        from orbitlink.flowgraphs import passes
+
+        if medium != "iq":
+            return _err("a pass (--tle) is simulated on IQ only; drop --medium audio")
+        if not args.station or args.freq is None:
+            return _err("--tle needs --station LAT,LON,ALT and --freq HZ")
+        plan = passes.plan_pass(args.tle, args.station, args.freq, start=args.start,
+                                sat_name=args.sat, min_el_deg=args.min_el)
+        rate_needed = passes.samp_rate_for(link, plan.max_doppler_hz)
+        if rate_needed != link.samp_rate:
+            print(f"orbitlink: the Doppler reaches {plan.max_doppler_hz / 1e3:.1f} kHz: "
+                  f"sample rate raised to {rate_needed:g} Hz", file=sys.stderr)
+            link = load_link(args.link, {**_overrides(args.set), "samp_rate": repr(rate_needed)})
+        nframes = args.frames or passes.frames_for(link, plan.duration_s, rng)
+    elif args.doppler not in (None, "off") or args.station or args.freq is not None:
+        return _err("--doppler, --station and --freq go with --tle FILE (a pass to simulate)")
+    else:
+        nframes = args.frames or 50
+    payloads = random_payloads(link, rng, nframes)
     # the channel acts on complex baseband; the audio medium is made from its output
     burst = transmit(link, payloads, seed=args.seed + 1)
     bps = link.bits_per_symbol
@@ -274,9 +348,16 @@ def cmd_loopback(args) -> int:
     esn0 = args.esn0 if args.esn0 is not None else args.ebn0 + 10 * math.log10(bps * rate)
     ebn0 = esn0 - 10 * math.log10(bps * rate)
     timing = float(rng.uniform(0, 1))
-    rx = simulate(burst.iq, samp_rate=link.samp_rate, sps=link.sps, bits_per_symbol=bps,
-                  esn0_db=esn0, cfo_hz=args.cfo, sro_ppm=args.sro, timing_offset=timing,
-                  seed=args.seed + 2)
+    chan = dict(samp_rate=link.samp_rate, sps=link.sps, bits_per_symbol=bps, esn0_db=esn0,
+                cfo_hz=args.cfo, sro_ppm=args.sro, timing_offset=timing, seed=args.seed + 2)
+    if plan is not None:
+        from orbitlink.modem.channel import Channel
+
+        ch = Channel(doppler=plan.predictor, doppler_t0=plan.aos, **chan)
+        rx = np.concatenate([ch.process(burst.iq[i:i + (1 << 20)])
+                             for i in range(0, len(burst.iq), 1 << 20)] + [ch.flush()])
+    else:
+        rx = simulate(burst.iq, **chan)
     # where the frames are in the received samples (output k <- input k (1 + sro) + timing)
     scale = 1 + args.sro * 1e-6
     starts = [(s - timing) / scale for s in burst.frame_starts]
@@ -300,8 +381,9 @@ def cmd_loopback(args) -> int:
         with WavWriter(base, link.samp_rate, channels=1) as w:
             w.write(rx)
     else:
+        rec_time = time.time() if plan is None else plan.aos + args.timestamp_error
         with SigmfWriter(base, link.samp_rate, center_freq=args.center_freq,
-                         datetime=time.time(),
+                         datetime=rec_time,
                          description=f"orbitlink loopback {link.name}: Es/N0 {esn0:.2f} dB, "
                                      f"cfo {args.cfo} Hz, sro {args.sro} ppm") as w:
             w.global_extra["orbitlink:link"] = link.name
@@ -313,8 +395,18 @@ def cmd_loopback(args) -> int:
     t0 = time.perf_counter()
     rec = open_recording(base)
     syms = []
-    chain = link.rx_chain(rec.samp_rate, emit_failed=True, medium=medium)
-    demod_at = len(link.rx_front(rec.samp_rate, medium)) - 1
+    front = []
+    if plan is not None:
+        from orbitlink.flowgraphs import passes
+        from orbitlink.modem.doppler import unix_time
+
+        front = passes.doppler_front(link, rec.samp_rate, args.doppler or "predicted",
+                                     predictor=plan.predictor,
+                                     t0=unix_time(rec.datetime) if rec.datetime else None,
+                                     max_doppler_hz=1.2 * plan.max_doppler_hz + 1000,
+                                     max_rate_hz_s=1.5 * plan.max_rate_hz_s + 10)
+    chain = front + link.rx_chain(rec.samp_rate, emit_failed=True, medium=medium)
+    demod_at = len(front) + len(link.rx_front(rec.samp_rate, medium)) - 1
 
     def tap(i, y):
         if i == demod_at:
@@ -385,6 +477,16 @@ def cmd_loopback(args) -> int:
         "medium": medium,
         "recording": None if tmp else (rec.meta_path or rec.data_path),
     }
+    if plan is not None:
+        from orbitlink.modem.orbit import iso
+
+        result["pass"] = {"satellite": plan.sat.name, "aos": iso(plan.aos), "los": iso(plan.los),
+                          "max_el_deg": round(plan.max_el_deg, 2), "freq_hz": plan.freq_hz,
+                          "max_doppler_hz": round(plan.max_doppler_hz, 1),
+                          "max_rate_hz_s": round(plan.max_rate_hz_s, 1),
+                          "samp_rate": link.samp_rate}
+        result["doppler"] = args.doppler or "predicted"
+        result["timestamp_error_s"] = args.timestamp_error
     if args.plot:
         result["plots"] = _plots(out_dir, link, rx, np.concatenate(syms) if syms else
                                  np.zeros(0, np.complex64))
@@ -519,13 +621,40 @@ def build_parser() -> argparse.ArgumentParser:
                    "ci16_le, ci8, cu8")
     p.add_argument("--rate", type=float, default=None, help="sample rate of a raw file (Hz)")
     p.add_argument("--chunk", type=int, default=1 << 16, help="samples per chunk")
+    p.add_argument("--tle", default=None, metavar="FILE",
+                   help="correct the predicted Doppler of this satellite (TLE or OMM file)")
+    p.add_argument("--sat", default=None, metavar="NAME", help="satellite in the TLE file")
+    p.add_argument("--station", default=None, metavar="LAT,LON,ALT")
+    p.add_argument("--freq", type=_hz, default=None, metavar="HZ", help="carrier frequency")
+    p.add_argument("--doppler", choices=("predicted", "blind", "off"), default=None,
+                   help="Doppler mode (default: predicted with --tle, else off)")
+    p.add_argument("--start", default=None, metavar="ISO_TIME",
+                   help="time of the first sample (default: the recording's core:datetime)")
+    p.add_argument("--time-offset", type=float, default=0.0, metavar="S",
+                   help="add this to the recording's timestamps (a known clock error)")
     p.add_argument("--kiss", default=None, metavar="FILE.kiss",
                    help="also write the frames that pass their check to a KISS file")
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("loopback", help="transmitter -> channel -> SigMF file -> receiver")
     link_opts(p, False)
-    p.add_argument("--frames", type=int, default=50)
+    p.add_argument("--frames", type=int, default=None,
+                   help="frames to send (default 50; with --tle as many as the pass holds)")
+    p.add_argument("--tle", default=None, metavar="FILE",
+                   help="simulate a pass: TLE (2- or 3-line) or OMM JSON file")
+    p.add_argument("--sat", default=None, metavar="NAME", help="satellite in the TLE file")
+    p.add_argument("--station", default=None, metavar="LAT,LON,ALT",
+                   help="ground station: degrees, degrees, metres")
+    p.add_argument("--freq", type=_hz, default=None, metavar="HZ",
+                   help="carrier frequency of the pass (e.g. 2.2e9 or 2.2G)")
+    p.add_argument("--start", default=None, metavar="ISO_TIME",
+                   help="simulate the first pass after this time (default: the TLE epoch)")
+    p.add_argument("--min-el", type=float, default=10.0, metavar="DEG",
+                   help="the pass runs from this elevation up and back down (default 10)")
+    p.add_argument("--doppler", choices=("predicted", "blind", "off"), default=None,
+                   help="receiver Doppler mode with --tle (default predicted)")
+    p.add_argument("--timestamp-error", type=float, default=0.0, metavar="S",
+                   help="write the recording's core:datetime off by this many seconds")
     p.add_argument("--ebn0", type=float, default=10.0, metavar="DB",
                    help="Eb/N0 per information bit, the code rate included (default 10 dB)")
     p.add_argument("--esn0", type=float, default=None, metavar="DB",
@@ -557,10 +686,15 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if getattr(args, "chunk", 1) is not None and getattr(args, "chunk", 1) < 1:
         return _err("--chunk must be at least 1")
+    import warnings
+
     from orbitlink import OrbitlinkError
 
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            # stale orbital elements are reported once, as an 'orbitlink: warning:' line
+            warnings.filterwarnings("ignore", message=r"the elements of .* are used")
+            return args.func(args)
     except BrokenPipeError:  # stdout closed early (e.g. '| head'); before OSError, its base
         _quiet_stdout()
         return 0

@@ -79,15 +79,18 @@ class Progress:
 
 
 def decode_recording(rec, link, chunk: int = 1 << 16, emit_failed: bool | None = None,
-                     on_chunk: Callable | None = None, taps: Callable | None = None) -> Iterator:
+                     on_chunk: Callable | None = None, taps: Callable | None = None,
+                     front: list | None = None) -> Iterator:
     """Yield the frames (PDUs, metadata completed by ``link.finish``) that ``link``'s receiver
     finds in the opened recording ``rec`` (SigMF, WAV or raw; a mono WAV is a receiver's audio).
 
-    ``on_chunk(n)`` is called with the size of every chunk read (for progress). A source error
+    ``on_chunk(n)`` is called with the size of every chunk read (for progress); ``front``:
+    blocks run before the link's receiver (e.g. Doppler correction). A source error
     (truncated file, bad sample) is raised after the frames decoded before it.
     """
     medium = getattr(rec, "kind", "iq")
-    chain = link.rx_chain(rec.samp_rate, emit_failed=emit_failed, medium=medium)
+    chain = list(front or []) + link.rx_chain(rec.samp_rate, emit_failed=emit_failed,
+                                              medium=medium)
 
     def chunks():
         for x in rec.chunks(chunk):

@@ -220,7 +220,7 @@ def mpower_freq(x: np.ndarray, power: int, fmax: float, cutoff: float | None = N
     den = la - 2 * lb + lc
     delta = 0.5 * (la - lc) / den if den < 0 else 0.0
     f = (fr[k] + delta / nfft) / power
-    snr = 10 * np.log10(b / max(np.median(spec[sel]), 1e-300))
+    snr = 10 * np.log10(max(b, 1e-300) / max(np.median(spec[sel]), 1e-300))
     return float(f), float(snr)
 
 
