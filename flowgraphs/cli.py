@@ -124,6 +124,38 @@ def _medium(args, link, out_path=None) -> str:
     return link.medium
 
 
+def _precompensate(args, burst, rate: float, medium: str) -> dict:
+    """Uplink pre-compensation of an encoded burst (``encode --tle``): the burst's sample 0
+    leaves the antenna at ``--datetime``; each sample gets the offset that makes the satellite
+    receive the nominal carrier at that moment. Returns what is recorded in the metadata."""
+    import numpy as np
+
+    from orbitlink.flowgraphs.passes import PassError
+    from orbitlink.modem import orbit
+    from orbitlink.modem.doppler import precompensate_burst
+
+    if medium != "iq":
+        raise PassError("uplink pre-compensation (--tle) applies to IQ, not to audio")
+    if not (args.station and args.freq and args.datetime):
+        raise PassError("uplink pre-compensation (--tle) needs --station LAT,LON,ALT, --freq HZ "
+                        "(the uplink carrier) and --datetime ISO (when the first sample is "
+                        "transmitted)")
+    sat = orbit.load_satellite(args.tle, args.sat)
+    station = orbit.Station.parse(args.station)
+    t0 = orbit.parse_time(args.datetime)
+    msg = orbit.epoch_check(sat, np.array([t0]))
+    if msg:
+        print(f"orbitlink: warning: {msg}", file=sys.stderr)
+    pred = orbit.DopplerPredictor(sat, station, args.freq, uplink=True)
+    burst.iq = precompensate_burst(burst.iq, rate, t0, pred)
+    t_end = t0 + len(burst.iq) / rate
+    off = pred(np.array([t0, t_end]))
+    print(f"orbitlink encode: uplink pre-compensation for {sat.name} at {args.freq:g} Hz: "
+          f"{off[0]:+.1f} Hz at the start, {off[1]:+.1f} Hz at the end", file=sys.stderr)
+    return {"satellite": sat.name, "station": args.station, "freq_hz": args.freq,
+            "offset_start_hz": round(float(off[0]), 3), "offset_end_hz": round(float(off[1]), 3)}
+
+
 def cmd_encode(args) -> int:
     from orbitlink import OrbitlinkError
     from orbitlink.flowgraphs.links import frames_from_payload_file, load_link, transmit
@@ -137,6 +169,9 @@ def cmd_encode(args) -> int:
                              "ending in .wav, or --medium iq for SigMF")
     burst = transmit(link, payloads, seed=args.seed, samp_rate=args.rate, medium=medium)
     rate = float(args.rate or link.samp_rate)
+    precomp = None
+    if args.tle:
+        precomp = _precompensate(args, burst, rate, medium)
     if wav:
         from orbitlink.drivers.wav import WavWriter
 
@@ -152,6 +187,8 @@ def cmd_encode(args) -> int:
         with SigmfWriter(args.out, rate, center_freq=args.center_freq, datetime=args.datetime,
                          description=f"orbitlink {link.name}: {len(payloads)} frames") as w:
             w.global_extra["orbitlink:link"] = link.name
+            if precomp is not None:
+                w.global_extra["orbitlink:uplink_precompensation"] = precomp
             w.write(burst.iq)
             fixed = link.payload_len is not None
             for i, s in enumerate(burst.frame_starts):
@@ -608,6 +645,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--medium", choices=("iq", "audio"), default=None,
                    help="write complex IQ or a receiver's audio (default: IQ for SigMF, the "
                         "link's medium for a .wav)")
+    p.add_argument("--tle", default=None, metavar="FILE",
+                   help="pre-compensate the uplink Doppler of this satellite (TLE or OMM); "
+                        "needs --station, --freq and --datetime (the transmit time)")
+    p.add_argument("--sat", default=None, metavar="NAME", help="satellite in the TLE file")
+    p.add_argument("--station", default=None, metavar="LAT,LON,ALT")
+    p.add_argument("--freq", type=_hz, default=None, metavar="HZ", help="uplink carrier")
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("decode", help="decode the frames in a recording")
