@@ -85,8 +85,11 @@ def samp_rate_for(link, max_doppler_hz: float) -> float:
 
 def doppler_front(link, samp_rate: float, mode: str, *, predictor=None, t0=None,
                   time_offset_s: float = 0.0, max_doppler_hz: float = 60e3,
-                  max_rate_hz_s: float = 1000.0) -> list:
-    """The blocks between the recording (IQ) and the link's receiver for a Doppler mode."""
+                  max_rate_hz_s: float = 1000.0, residual_hz: float = 5e3,
+                  residual_rate_hz_s: float = 200.0) -> list:
+    """The blocks between the recording (IQ) and the link's receiver for a Doppler mode:
+    ``predicted``: the corrector, then the tracker over ``+-residual_hz``; ``blind``: the
+    tracker over ``+-max_doppler_hz``; ``off``: none."""
     if mode not in DOPPLER_MODES:
         raise PassError(f"--doppler must be one of {', '.join(DOPPLER_MODES)}, got {mode!r}")
     if mode == "off":
@@ -100,8 +103,18 @@ def doppler_front(link, samp_rate: float, mode: str, *, predictor=None, t0=None,
             raise PassError("predicted Doppler needs the time of the first sample: the "
                             "recording has no core:datetime; give --start ISO_TIME (or use "
                             "--doppler blind)")
-        return [DopplerCorrector(samp_rate=float(samp_rate), t0=float(t0),
-                                 time_offset_s=float(time_offset_s), predictor=predictor)]
+        corr = DopplerCorrector(samp_rate=float(samp_rate), t0=float(t0),
+                                time_offset_s=float(time_offset_s), predictor=predictor)
+        # what the prediction leaves (a timestamp error dt leaves dt times the Doppler rate, a
+        # TLE a few days old some hundred Hz) is taken by the tracking loop; the FSK receivers
+        # track it themselves (a frequency offset is a DC level after the discriminator)
+        if link.family != "psk":
+            return [corr]
+        return [corr] + _tracker(link, samp_rate, residual_hz, residual_rate_hz_s)
+    return _tracker(link, samp_rate, max_doppler_hz, max_rate_hz_s)
+
+
+def _tracker(link, samp_rate, max_doppler_hz, max_rate_hz_s):
     from orbitlink.modem.doppler import DopplerTracker
 
     if link.family == "psk":
