@@ -130,6 +130,7 @@ def _precompensate(args, burst, rate: float, medium: str) -> dict:
     receive the nominal carrier at that moment. Returns what is recorded in the metadata."""
     import numpy as np
 
+    from orbitlink.flowgraphs.links import load_link
     from orbitlink.flowgraphs.passes import PassError
     from orbitlink.modem import orbit
     from orbitlink.modem.doppler import precompensate_burst
@@ -147,8 +148,17 @@ def _precompensate(args, burst, rate: float, medium: str) -> dict:
     if msg:
         print(f"orbitlink: warning: {msg}", file=sys.stderr)
     pred = orbit.DopplerPredictor(sat, station, args.freq, uplink=True)
-    burst.iq = precompensate_burst(burst.iq, rate, t0, pred)
     t_end = t0 + len(burst.iq) / rate
+    worst = float(np.max(np.abs(pred(np.linspace(t0, t_end, 64)))))
+    link = load_link(args.link, _overrides(args.set))
+    from orbitlink.flowgraphs.passes import samp_rate_for
+
+    need = samp_rate_for(link, worst)
+    if need > rate:
+        raise PassError(f"the uplink pre-compensation reaches {worst / 1e3:.1f} kHz, more than "
+                        f"a {rate:g} Hz sample rate holds with the signal; give --rate {need:g} "
+                        "or more")
+    burst.iq = precompensate_burst(burst.iq, rate, t0, pred)
     off = pred(np.array([t0, t_end]))
     print(f"orbitlink encode: uplink pre-compensation for {sat.name} at {args.freq:g} Hz: "
           f"{off[0]:+.1f} Hz at the start, {off[1]:+.1f} Hz at the end", file=sys.stderr)

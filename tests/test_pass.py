@@ -168,3 +168,15 @@ def test_uplink_precompensation_lands_on_the_nominal_carrier(tmp_path, capsys):
     assert len(good) == 5
     assert all(abs(f["freq_offset_hz"]) < 30 for f in good)  # vs ~8 kHz of Doppler
     assert not [f for f in results[False] if f["crc_ok"]]
+
+
+def test_uplink_precompensation_must_fit_the_sample_rate(tmp_path, capsys):
+    pays = tmp_path / "p.txt"
+    pays.write_text("00" * 64 + "\n")
+    args = ["encode", "--link", "qpsk", "--in", str(pays), "--out", str(tmp_path / "u"),
+            "--datetime", "2018-05-16T01:31:00Z", "--tle", TLE, "--station", STATION,
+            "--freq", "2.2G"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--rate" in err and "kHz" in err
+    assert main(args + ["--rate", "124800"]) == 0
