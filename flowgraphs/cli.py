@@ -455,9 +455,15 @@ def cmd_loopback(args) -> int:
     chain = front + link.rx_chain(rec.samp_rate, emit_failed=True, medium=medium)
     demod_at = len(front) + len(link.rx_front(rec.samp_rate, medium)) - 1
 
+    applied = [[] for _ in front]  # frequency each Doppler block removed, every 1024 samples
+
     def tap(i, y):
         if i == demod_at:
             syms.append(y["z"] if y.dtype.names else y.astype(np.complex64))
+        elif i < len(front) and args.plot:
+            f = getattr(chain[i], "last_freq_hz", None)
+            if f is not None and len(f):
+                applied[i].append(np.asarray(f)[::1024])
 
     found = []
     for frames in run_chain(chain, rec.chunks(args.chunk), taps=tap):
@@ -537,6 +543,8 @@ def cmd_loopback(args) -> int:
     if args.plot:
         result["plots"] = _plots(out_dir, link, rx, np.concatenate(syms) if syms else
                                  np.zeros(0, np.complex64))
+        if plan is not None:
+            result["plots"] += _doppler_plot(out_dir, link, plan, applied, args.doppler)
     if tmp is not None:
         tmp.cleanup()
     if args.json:
@@ -555,6 +563,41 @@ def cmd_loopback(args) -> int:
         for pth in result.get("plots", []):
             print(f"plot: {pth}")
     return 0
+
+
+def _doppler_plot(out_dir, link, plan, applied, mode) -> list:
+    """The pass's Doppler as the channel applied it and as the receiver removed it."""
+    import numpy as np
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    t = np.arange(plan.aos, plan.los, 0.5)
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    a1.plot(t - plan.aos, plan.predictor(t) / 1e3, "k", lw=2, label="channel (the pass)")
+    parts = [np.concatenate(a) for a in applied if a]
+    if parts:
+        n = min(len(p) for p in parts)
+        est = sum(p[:n] for p in parts)
+        te = np.arange(n) * 1024 / link.samp_rate
+        a1.plot(te, est / 1e3, "C1", lw=1, label=f"removed by the receiver ({mode or 'predicted'})")
+        a2.plot(te, (plan.predictor(plan.aos + te) - est), "C1", lw=0.8)
+    a1.set_ylabel("Doppler (kHz)")
+    a1.legend()
+    a1.grid(True, alpha=0.3)
+    a1.set_title(f"{plan.sat.name} at {plan.freq_hz / 1e6:g} MHz, max elevation "
+                 f"{plan.max_el_deg:.1f} deg")
+    a2.set_ylabel("residual (Hz)")
+    a2.set_xlabel("time since AOS (s)")
+    a2.grid(True, alpha=0.3)
+    p = os.path.join(out_dir, f"doppler-{link.name}.png")
+    fig.savefig(p, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return [p]
 
 
 def _plots(out_dir, link, rx, z):

@@ -180,3 +180,9 @@ def test_uplink_precompensation_must_fit_the_sample_rate(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--rate" in err and "kHz" in err
     assert main(args + ["--rate", "124800"]) == 0
+
+
+def test_pass_plot(tmp_path, capsys):
+    r = _pass(capsys, QPSK, "2.2G", "predicted", "--plot", "--out", str(tmp_path), min_el=70.0)
+    dop = [p for p in r["plots"] if "doppler-" in p]
+    assert len(dop) == 1 and Path(dop[0]).stat().st_size > 10_000
