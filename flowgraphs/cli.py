@@ -365,14 +365,15 @@ def cmd_loopback(args) -> int:
     link = load_link(args.link, _overrides(args.set))
     if args.frames is not None and args.frames < 1:
         return _err("--frames must be at least 1")
-    medium = _medium(args, link)
+    # a pass is simulated on IQ (the Doppler lives there); otherwise the link's medium
+    medium = "iq" if args.tle and not args.medium else _medium(args, link)
     rng = np.random.default_rng(args.seed)
     plan = None
     if args.tle:
         from orbitlink.flowgraphs import passes
 
         if medium != "iq":
-            return _err("a pass (--tle) is simulated on IQ only; drop --medium audio")
+            return _err("a pass (--tle) is simulated on IQ only, not with --medium audio")
         if not args.station or args.freq is None:
             return _err("--tle needs --station LAT,LON,ALT and --freq HZ")
         plan = passes.plan_pass(args.tle, args.station, args.freq, start=args.start,
