@@ -303,7 +303,10 @@ def symsync(xr, xi, wv, base_idx, n_avail, state, prm, taps, out_z, out_t, out_f
     last = base_idx + n_avail - 1
     nout = 0
     tw = 2.0 * math.pi
-    while math.floor(t) + kk <= last:
+    # the matched filter rounds t to the nearest of nfilt phases, which may be the next sample
+    # (mu within half a phase of 1): its window then ends one sample later
+    rnd = 0.5 / nfilt
+    while math.floor(t + rnd) + kk <= last:
         tm = t - 0.5 * per
         y_re, y_im = _mf(xr, xi, base_idx, t, taps, nfilt, kk)
         m_re, m_im = _mf(xr, xi, base_idx, tm, taps, nfilt, kk)
