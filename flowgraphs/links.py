@@ -306,9 +306,10 @@ class Link:
         from orbitlink.modem import fsk
 
         if self.receiver.get("coherent"):
-            if medium != "iq" or self.modulation not in ("gmsk", "gfsk"):
-                raise LinkError(f"{where}: the coherent receiver needs a GMSK/GFSK link and IQ "
-                                "input")
+            msk = abs(2 * self.fsk_deviation / self.symbol_rate - 0.5) < 1e-6  # h = 1/2
+            if medium != "iq" or self.modulation == "afsk" or not msk:
+                raise LinkError(f"{where}: the coherent receiver needs IQ input and a GMSK, "
+                                "GFSK or 2-FSK link with modulation index 1/2 (MSK)")
             kw.update(symbol_rate=float(self.symbol_rate), samp_rate=rate, bt=float(self.bt))
             return fsk.GmskCoherentDemodulator(
                 coerce_params(fsk.GmskCoherentDemodulatorParams, kw, where))

@@ -97,3 +97,18 @@ def test_encode_then_decode(tmp_path, capsys, link):
         assert main(["decode", str(tmp_path / out), "--link", link, "--json"]) == 0
         got = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
         assert [bytes.fromhex(g["hex"]) for g in got if g["crc_ok"]] == pays, (link, out)
+
+
+def test_coded_fsk_needs_the_coherent_receiver_at_low_snr(capsys):
+    """CCSDS concatenated code on 2-FSK with h = 1/2 (MSK) at Eb/N0 9 dB (Es/N0 5.4 dB): the
+    discriminator is below its FM threshold and loses the frames; the coherent receiver
+    (``receiver.coherent=true``) decodes them (at most the first, during its carrier
+    acquisition, may go)."""
+    args = ["--link", "ccsds-concat-fsk", "--medium", "iq", "--frames", "15", "--ebn0", "9",
+            "--cfo", "300", "--sro", "100", "--seed", "4", "--json"]
+    assert main(["loopback", *args, "--set", "receiver.coherent=true"]) == 0
+    coh = json.loads(capsys.readouterr().out)
+    assert main(["loopback", *args]) == 0
+    disc = json.loads(capsys.readouterr().out)
+    assert coh["frames_ok"] >= 14, coh
+    assert disc["frames_ok"] <= 3, disc
