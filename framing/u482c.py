@@ -38,8 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from orbitlink import OrbitlinkError
-from orbitlink.framing.ax100 import (FLAG_RS, FLAG_SCRAMBLER, FLAG_VITERBI, RS_PARITY,
-                                     decode_length, encode_length, parse_length_field)
+from orbitlink.framing.ax100 import (FLAG_RS, RS_PARITY, decode_length, encode_length,
+                                     parse_length_field)
 from orbitlink.framing.errors import FrameParseError
 from orbitlink.modem._kernels.sync import asm_search
 from orbitlink.modem.block import Block, Pdu, Rate, param, register

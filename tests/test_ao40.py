@@ -4,7 +4,6 @@ deframer, gr-satellites decoding our frames (interop) and the AO-73 recording.""
 import pathlib
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest

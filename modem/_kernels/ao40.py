@@ -1,6 +1,5 @@
 """numba kernels for the AO-40 FEC deframer: search for a distributed (spread-out) sync vector."""
 
-import numpy as np
 from numba import njit
 
 

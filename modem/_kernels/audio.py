@@ -7,7 +7,6 @@ not depend on how the stream is split into chunks.
 
 import math
 
-import numpy as np
 from numba import njit
 
 

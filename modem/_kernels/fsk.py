@@ -273,7 +273,6 @@ def clock_recovery(c, base, state, prm, out_llr, out_t, out_d):
     (samples held constant over their unit interval). Writes per symbol the soft bit, the
     instant and the DC estimate; returns the number of symbols.
     """
-    sps = prm[CP_SPS]
     w = prm[CP_W]
     kp = prm[CP_KP]
     ki = prm[CP_KI]
