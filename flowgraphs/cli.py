@@ -255,14 +255,13 @@ def _decode_doppler_front(args, rec, link, medium) -> list:
     import numpy as np
 
     from orbitlink.modem import orbit
-    from orbitlink.modem.doppler import unix_time
 
     sat = orbit.load_satellite(args.tle, args.sat)
     station = orbit.Station.parse(args.station)
     if args.start is not None:
         t0 = orbit.parse_time(args.start)
     elif rec.datetime:
-        t0 = unix_time(rec.datetime)
+        t0 = orbit.parse_time(rec.datetime)
     else:
         raise passes.PassError(f"{rec.name}: the recording has no core:datetime, and predicted "
                                "Doppler needs the time of its first sample; give --start "
@@ -338,18 +337,13 @@ def cmd_decode(args) -> int:
 
 
 def _hz(text: str) -> float:
-    """A frequency: 2.2e9, 2200M, 2.2G, 437.5M, 145.9e6 (k/M/G suffixes)."""
-    t = str(text).strip()
-    mult = {"k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9}.get(t[-1:], 1.0)
-    if mult != 1.0:
-        t = t[:-1]
+    """argparse type for a frequency: :func:`orbitlink.flowgraphs.cli_orbit.parse_freq`."""
+    from orbitlink.flowgraphs.cli_orbit import parse_freq
+
     try:
-        v = float(t) * mult
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a frequency: {text!r}") from None
-    if not math.isfinite(v) or v <= 0:
-        raise argparse.ArgumentTypeError(f"not a positive frequency: {text!r}")
-    return v
+        return parse_freq(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def cmd_loopback(args) -> int:
@@ -446,11 +440,11 @@ def cmd_loopback(args) -> int:
     front = []
     if plan is not None:
         from orbitlink.flowgraphs import passes
-        from orbitlink.modem.doppler import unix_time
+        from orbitlink.modem.orbit import parse_time
 
         front = passes.doppler_front(link, rec.samp_rate, args.doppler or "predicted",
                                      predictor=plan.predictor,
-                                     t0=unix_time(rec.datetime) if rec.datetime else None,
+                                     t0=parse_time(rec.datetime) if rec.datetime else None,
                                      max_doppler_hz=1.2 * plan.max_doppler_hz + 1000,
                                      max_rate_hz_s=1.5 * plan.max_rate_hz_s + 10)
     chain = front + link.rx_chain(rec.samp_rate, emit_failed=True, medium=medium)

@@ -38,7 +38,6 @@ goes away and searches again after ``hold_s``.
 from __future__ import annotations
 
 import copy as _copy
-import datetime as _dt
 import math
 from dataclasses import dataclass
 
@@ -103,26 +102,20 @@ def unix_time(value) -> float:
     """Unix seconds (UTC) of an ISO 8601 string (SigMF ``core:datetime``, ``Z`` allowed), a
     datetime (naive: UTC) or a number.
 
+    The parsing is :func:`orbitlink.modem.orbit.parse_time`'s.
+
     Raises
     ------
     DopplerError
         The value is not a date and time.
     """
-    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            value = _dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise DopplerError(f"time {value!r} is not an ISO 8601 date and time") from None
-    if not isinstance(value, _dt.datetime):
-        raise DopplerError(f"time {value!r} is not a datetime, unix timestamp or ISO string")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=_dt.timezone.utc)
-    return value.timestamp()
+    from orbitlink.modem.orbit import OrbitError, parse_time
+
+    try:
+        return parse_time(value)
+    except OrbitError:
+        raise DopplerError(f"time {value!r} is not an ISO 8601 date and time, a datetime or "
+                           "unix seconds") from None
 
 
 class GridPhase:

@@ -30,6 +30,21 @@ def all_blocks():
     return {n: c for n, c in REGISTRY.items() if c.stateful}
 
 
+def run_split(block, x, sizes):
+    """Run a copy of ``block`` (reset) over ``x`` cut into chunks of ``sizes``, then flush;
+    the concatenated output (for chunk-contract checks)."""
+    from orbitlink.modem.block import concat
+
+    b = block.copy()
+    b.reset()
+    out, i = [], 0
+    for s in sizes:
+        out.append(b.process(x[i:i + s]))
+        i += s
+    out.append(b.flush())
+    return concat(b.out_type, out)
+
+
 def assert_same_output(kind, a, b, what=""):
     if kind == "pdu":
         assert len(a) == len(b), f"{what}: {len(a)} PDUs vs {len(b)}"

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from orbitlink import OrbitlinkError
-from orbitlink.modem.block import REGISTRY, ParamError, Rate, concat, describe_params
+from orbitlink.modem.block import REGISTRY, ParamError, Rate, describe_params
+from orbitlink.tests.helpers import run_split
 from orbitlink.modem.channel import (INTERP_HALF, Channel, ChannelParams, ProfileError,
                                      load_freq_profile, simulate)
 
@@ -19,15 +20,6 @@ def _cplx_noise(n, seed=0):
         np.complex64)
 
 
-def _run_split(block, x, sizes):
-    b = block.copy()
-    b.reset()
-    out, i = [], 0
-    for s in sizes:
-        out.append(b.process(x[i:i + s]))
-        i += s
-    out.append(b.flush())
-    return concat("c64", out)
 
 
 def _inst_freq(y, fs):
@@ -270,12 +262,12 @@ def test_sro_chunked_over_long_stream():
     """State and history survive chunk boundaries (odd chunk sizes, bit for bit)."""
     x = _tones(np.arange(30_000), **BAND).astype(np.complex64)
     ch = Channel(sro_ppm=-350.0, timing_offset=0.61)
-    ref = _run_split(ch, x, [len(x)])
+    ref = run_split(ch, x, [len(x)])
     rng = np.random.default_rng(8)
     sizes = rng.integers(0, 3000, 40)
     sizes = list(sizes[np.cumsum(sizes) < len(x)])
     sizes.append(len(x) - sum(sizes))
-    assert _run_split(ch, x, sizes).tobytes() == ref.tobytes()
+    assert run_split(ch, x, sizes).tobytes() == ref.tobytes()
 
 
 # ------------------------------------------------------------------------------------------
@@ -317,8 +309,8 @@ def test_chunk_contract_with_profile(tmp_path):
                  phase_noise_hz=10.0, timing_offset=0.9, sro_ppm=-80.0, attenuation_db=1.0,
                  seed=4)
     x = _cplx_noise(50_000, 1)
-    ref = _run_split(ch, x, [len(x)])
+    ref = run_split(ch, x, [len(x)])
     assert len(ref) > 0
     for sizes in ([1] * 50 + [len(x) - 50], [0, 17, 0, 33_000, len(x) - 33_017, 0],
                   [9_999, 10_001, 30_000]):
-        assert _run_split(ch, x, sizes).tobytes() == ref.tobytes()
+        assert run_split(ch, x, sizes).tobytes() == ref.tobytes()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from orbitlink.modem.block import REGISTRY, concat
-from orbitlink.tests.helpers import all_blocks, assert_same_output
+from orbitlink.tests.helpers import all_blocks, assert_same_output, run_split
 
 BLOCKS = all_blocks()
 
@@ -23,15 +23,6 @@ def _splits(n, rng):
     yield "random", list(np.diff(np.concatenate([[0], cuts, [n]])))
 
 
-def _run_split(block, x, sizes):
-    b = block.copy()
-    b.reset()
-    out, i = [], 0
-    for s in sizes:
-        out.append(b.process(x[i:i + s]))
-        i += s
-    out.append(b.flush())
-    return concat(b.out_type, out)
 
 
 def test_registry_is_not_empty():
@@ -43,10 +34,10 @@ def test_registry_is_not_empty():
 def test_chunk_contract(name):
     rng = np.random.default_rng(1234)
     block, x = REGISTRY[name].example(rng)
-    ref = _run_split(block, x, [len(x)])
+    ref = run_split(block, x, [len(x)])
     assert len(ref) > 0, f"{name}: example produced no output, the test would prove nothing"
     for label, sizes in _splits(len(x), rng):
-        got = _run_split(block, x, sizes)
+        got = run_split(block, x, sizes)
         assert_same_output(block.out_type, ref, got, f"{name} split {label}")
 
 

@@ -4,7 +4,8 @@
 import numpy as np
 import pytest
 
-from orbitlink.modem.block import REGISTRY, concat
+from orbitlink.modem.block import REGISTRY
+from orbitlink.tests.helpers import run_split
 from orbitlink.modem.channel import Channel, simulate_pass
 from orbitlink.modem.doppler import (AnalyticDoppler, DopplerCorrector, DopplerError,
                                      DopplerPrecompensator, DopplerTracker,
@@ -27,15 +28,6 @@ def _tone_through_pass(fs, t0, seconds):
     return simulate_pass(np.ones(n, np.complex64), fs, t0, PASS)
 
 
-def _split_run(block, x, sizes):
-    b = block.copy()
-    b.reset()
-    out, i = [], 0
-    for s in sizes:
-        out.append(b.process(x[i:i + s]))
-        i += s
-    out.append(b.flush())
-    return concat("c64", out)
 
 
 def test_registered():
@@ -69,8 +61,8 @@ def test_channel_applies_the_pass_doppler():
     # chunking does not matter, copy shares the predictor
     ch = Channel(samp_rate=fs, doppler_t0=t0, doppler=PASS)
     x = np.ones(5000, np.complex64)
-    a = _split_run(ch, x, [5000])
-    assert a.tobytes() == _split_run(ch, x, [1, 999, 0, 2500, 1500]).tobytes()
+    a = run_split(ch, x, [5000])
+    assert a.tobytes() == run_split(ch, x, [1, 999, 0, 2500, 1500]).tobytes()
     assert ch.copy().doppler is PASS
 
 
@@ -128,9 +120,9 @@ def test_corrector_chunks_across_grid_blocks():
     # 3000 samples over 625 grid points: the predictor is called on several aligned blocks
     c = DopplerCorrector(samp_rate=48000.0, t0=TCA - 0.03, grid_s=1e-4, predictor=PASS)
     x = (np.random.default_rng(1).standard_normal(3000) + 0j).astype(np.complex64)
-    ref = _split_run(c, x, [3000])
+    ref = run_split(c, x, [3000])
     for sizes in ([1000, 1000, 1000], [1, 2, 3, 2994], [2999, 1]):
-        assert _split_run(c, x, sizes).tobytes() == ref.tobytes()
+        assert run_split(c, x, sizes).tobytes() == ref.tobytes()
 
 
 def test_without_predictor_only_the_offset():
@@ -168,7 +160,7 @@ def test_precompensated_burst_arrives_at_nominal_frequency():
     assert np.max(np.abs(_freq(rx, fs, 4000))) < 0.05
     # the block gives the same, chunk by chunk
     b = DopplerPrecompensator(samp_rate=fs, t0=t_tx, predictor=uplink)
-    assert _split_run(b, burst, [12345, len(burst) - 12345]).tobytes() == tx.tobytes()
+    assert run_split(b, burst, [12345, len(burst) - 12345]).tobytes() == tx.tobytes()
     assert len(b.last_freq_hz) == 0
 
 
