@@ -698,7 +698,7 @@ class DopplerTracker(Block):
 
     @classmethod
     def example(cls, rng):
-        from orbitlink.tests.signals import psk_signal
+        from orbitlink.modem.signals import psk_signal
 
         fs, rs = 24000.0, 2400.0
         x = psk_signal("qpsk", 1200, sps=fs / rs, esn0_db=15, cfo=3000.0 / fs, rng=rng)

@@ -348,7 +348,7 @@ class Fll(Block):
 
     @classmethod
     def example(cls, rng):
-        from orbitlink.tests.signals import psk_signal
+        from orbitlink.modem.signals import psk_signal
 
         x = psk_signal("qpsk", 1500, sps=4.0, esn0_db=10, cfo=0.03, rng=rng)
         return cls(sps=4.0, power=4, acq_symbols=256, decim=16, smooth=3,
@@ -465,7 +465,7 @@ class SymbolSync(Block):
 
     @classmethod
     def example(cls, rng):
-        from orbitlink.tests.signals import psk_signal
+        from orbitlink.modem.signals import psk_signal
 
         x = psk_signal("qpsk", 500, sps=4.3, esn0_db=15, cfo=0.001, rng=rng)
         return cls(modulation="qpsk", sps=4.3), x
@@ -649,7 +649,7 @@ class PskDemodulator(Block):
 
     @classmethod
     def example(cls, rng):
-        from orbitlink.tests.signals import psk_signal
+        from orbitlink.modem.signals import psk_signal
 
         x = psk_signal("bpsk", 600, sps=4.0, esn0_db=12, cfo=0.01, rng=rng)
         return cls(modulation="bpsk", symbol_rate=1000.0, samp_rate=4000.0), x
