@@ -42,7 +42,7 @@ import numpy as np
 from orbitlink import OrbitlinkError
 from orbitlink.framing._base import BitFramer
 from orbitlink.framing.errors import FrameParseError
-from orbitlink.modem._kernels.ao40 import distributed_sync_search
+from orbitlink.modem.sync import distributed_sync_search
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
 from orbitlink.modem.fec import conv as _conv
 from orbitlink.modem.fec.crc import as_bytes as _as_bytes

@@ -435,7 +435,7 @@ class Ax100Deframer(Block):
         return out
 
     def _search(self):
-        from orbitlink.modem._kernels.sync import asm_search
+        from orbitlink.modem.sync import asm_search
 
         out = []
         ns = len(self._sync)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from orbitlink import OrbitlinkError
-from orbitlink.modem._kernels.sync import asm_search
+from orbitlink.modem.sync import asm_search
 from orbitlink.framing._base import BitFramer
 from orbitlink.modem.block import Block, Pdu, Rate, SYM_DTYPE, param, register
 from orbitlink.modem.fec.codec import CrcStage, FrameCodec, RandomizerStage, RsStage

@@ -25,7 +25,8 @@ import numpy as np
 
 from orbitlink.framing.errors import FrameParseError
 from orbitlink.modem.block import Block, ParamError, Pdu, Rate, param, register
-from orbitlink.modem.fec.crc import _T8408, fcs_x25
+from orbitlink.modem.fec.crc import fcs_x25
+from orbitlink.modem.fec.hdlc import deframe_bits, new_deframe_state
 from orbitlink.modem.fec.line import NrziDecoder, NrziEncoder, check_bits
 from orbitlink.modem.fec.scramble import G3ruhDescrambler, G3ruhScrambler
 
@@ -34,17 +35,6 @@ __all__ = ["HdlcDeframer", "HdlcFramer", "hdlc_frame", "hdlc_deframe", "stuff_bi
 
 #: The flag 0x7E in transmission order.
 FLAG_BITS = np.array([0, 1, 1, 1, 1, 1, 1, 0], np.uint8)
-
-_TABLE = np.array(_T8408, np.int64)
-_TABLE.flags.writeable = False
-
-
-def _kernel():
-    # numba loads only when a deframer runs (orbitlink.modem._kernels is its only home)
-    from orbitlink.modem._kernels import hdlc
-
-    return hdlc
-
 
 def stuff_bits(bits: np.ndarray) -> np.ndarray:
     """Insert a 0 after every run of five 1s (HDLC bit stuffing), vectorised.
@@ -118,8 +108,7 @@ class HdlcDeframer(Block):
                              f"{p.max_length}")
         self._desc = G3ruhDescrambler() if p.g3ruh else None
         self._nrzi = NrziDecoder() if p.nrzi else None
-        self._state = np.zeros(8, np.int64)
-        self._state[5] = 0xFFFF
+        self._state = new_deframe_state()
         self._buf = np.zeros(p.max_length + 2, np.uint8)
         self.stats = {"frames": 0, "fcs_errors": 0}
 
@@ -133,8 +122,8 @@ class HdlcDeframer(Block):
             return []
         out_bytes = np.empty(len(self._buf) + len(x) // 8 + 8, np.uint8)
         out_frames = np.empty((len(x) // 8 + 2, 4), np.int64)
-        n = _kernel().hdlc_deframe(np.ascontiguousarray(x), self._state, self._buf, _TABLE,
-                                   self.params.min_length + 2, out_bytes, out_frames)
+        n = deframe_bits(np.ascontiguousarray(x), self._state, self._buf,
+                         self.params.min_length + 2, out_bytes, out_frames)
         pdus = []
         for start, off, nb, ok in out_frames[:n].tolist():
             ok = bool(ok)

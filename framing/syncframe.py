@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from orbitlink import OrbitlinkError
-from orbitlink.modem._kernels.psk import sync_search
+from orbitlink.modem.sync import symbol_sync_search
 from orbitlink.framing._base import BitFramer
 from orbitlink.modem.block import SYM_DTYPE, Block, Pdu, Rate, param, register
 from orbitlink.modem.fec.crc import crc16_ccitt
@@ -175,7 +175,7 @@ class SyncDeframer(Block):
             best = None
             res = np.zeros(4)
             for vi, v in enumerate(views):
-                if sync_search(v, start, stop, self._ref, self._n_corr, self._sync_lab,
+                if symbol_sync_search(v, start, stop, self._ref, self._n_corr, self._sync_lab,
                                self._sync_mask, lay.mod.order, self._phase0, self._labels,
                                self.params.max_errors, self.params.min_corr, res):
                     cand = (int(res[0]), int(res[2]), vi, int(res[1]))

@@ -41,7 +41,7 @@ from orbitlink import OrbitlinkError
 from orbitlink.framing.ax100 import (FLAG_RS, RS_PARITY, decode_length, encode_length,
                                      parse_length_field)
 from orbitlink.framing.errors import FrameParseError
-from orbitlink.modem._kernels.sync import asm_search
+from orbitlink.modem.sync import asm_search
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
 from orbitlink.modem.fec import conv as _conv
 from orbitlink.modem.fec.crc import as_bytes as _as_bytes

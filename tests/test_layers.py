@@ -3,9 +3,11 @@
 - The folders install under the ``orbitlink.`` namespace; the bare folder names are never
   imported (``import modem`` would load a second copy of the package).
 - Layers: ``flowgraphs`` above ``framing`` and ``drivers``, both above ``modem``; nothing lower
-  imports something higher. Only ``modem/_kernels`` imports numba. Checked by a static scan of
-  every import statement (function-level ones included) and ``importlib.import_module("...")``
-  call with a literal name.
+  imports something higher. No layer imports ``orbitlink.tests``; nothing outside
+  ``orbitlink.modem`` imports ``orbitlink.modem._kernels`` (framing uses public modem APIs).
+  Only ``modem/_kernels`` imports numba. Checked by a static scan of every import statement
+  (function-level ones included) and ``importlib.import_module("...")`` call with a literal
+  name.
 - The CLI starts fast: importing it loads neither numba nor SoapySDR, and ``import orbitlink``
   never needs SoapySDR.
 - Every registered block has a frozen params dataclass whose fields all carry a doc.
@@ -33,12 +35,18 @@ LAYER_DIRS = {
 }
 BARE_NAMES = ("modem", "framing", "drivers", "flowgraphs", "hw_profiles")
 
+#: no layer imports the tests (test signals the blocks need live in orbitlink.modem.signals),
+#: and outside orbitlink.modem nothing reaches into its numba kernels (public modem modules
+#: such as orbitlink.modem.sync and orbitlink.modem.fec.hdlc wrap them)
+TESTS = "orbitlink.tests"
+KERNELS = "orbitlink.modem._kernels"
+
 #: layer -> orbitlink packages it must not import
 FORBIDDEN = {
-    "modem": ("orbitlink.framing", "orbitlink.drivers", "orbitlink.flowgraphs"),
-    "framing": ("orbitlink.flowgraphs",),
-    "drivers": ("orbitlink.flowgraphs",),
-    "flowgraphs": (),
+    "modem": ("orbitlink.framing", "orbitlink.drivers", "orbitlink.flowgraphs", TESTS),
+    "framing": ("orbitlink.flowgraphs", TESTS, KERNELS),
+    "drivers": ("orbitlink.flowgraphs", TESTS, KERNELS),
+    "flowgraphs": (TESTS, KERNELS),
 }
 
 
@@ -148,6 +156,24 @@ def test_the_scan_resolves_and_flags():
     assert _violations("flowgraphs", found) == []
     assert [n for _, n in _imports_in("from .links import x", "orbitlink.flowgraphs", True)] \
         == ["orbitlink.flowgraphs.links", "orbitlink.flowgraphs.links.x"]
+
+
+def test_the_scan_flags_tests_and_kernels():
+    """An import of the tests or of the numba kernels, in any spelling, is a violation."""
+    src = ("from orbitlink.tests.signals import psk_signal\n"
+           "def f():\n    from orbitlink import tests\n"
+           "    import importlib\n    importlib.import_module('orbitlink.tests.helpers')\n")
+    for layer in LAYER_DIRS:
+        found = _imports_in(src, f"{LAYER_DIRS[layer]}.probe", False)
+        assert {v.split(":")[0] for v in _violations(layer, found)} == {"1", "3", "5"}, layer
+    src = ("from orbitlink.modem._kernels.sync import asm_search\n"
+           "from ..modem._kernels import hdlc\nfrom orbitlink.modem import _kernels\n")
+    for layer in ("framing", "drivers", "flowgraphs"):
+        found = _imports_in(src, f"{LAYER_DIRS[layer]}.probe", False)
+        assert {v.split(":")[0] for v in _violations(layer, found)} == {"1", "2", "3"}, layer
+    # inside orbitlink.modem the kernels are the implementation
+    found = _imports_in("from ._kernels import psk as K\n", "orbitlink.modem.psk", False)
+    assert _violations("modem", found) == []
 
 
 @pytest.mark.parametrize("layer", list(LAYER_DIRS))
