@@ -14,7 +14,13 @@ import os
 import sys
 import time
 
+from orbitlink import OrbitlinkError
+
 EXIT_USAGE = 2
+
+
+class UsageError(OrbitlinkError):
+    """A command line asks for something that cannot be done (one sentence)."""
 
 
 def _err(msg: str) -> int:
@@ -26,7 +32,7 @@ def _overrides(pairs) -> dict:
     out = {}
     for item in pairs or []:
         if "=" not in item:
-            raise ValueError(f"--set takes key=value, got {item!r}")
+            raise UsageError(f"--set takes key=value, got {item!r}")
         k, v = item.split("=", 1)
         out[k.strip()] = v.strip()
     return out
@@ -63,16 +69,23 @@ def cmd_links(args) -> int:
 
 
 def cmd_expand(args) -> int:
-    import yaml
-
+    from orbitlink.flowgraphs.graph import link_graph
     from orbitlink.flowgraphs.links import load_link
 
     link = load_link(args.link, _overrides(args.set))
-    g = link.expand(medium=args.medium or link.medium)
-    if args.json:
-        print(json.dumps(g, indent=2))
+    g = link_graph(link, "tx" if args.tx else "rx", samp_rate=args.rate,
+                   medium=args.medium or link.medium)
+    text = json.dumps(g.to_dict(), indent=2) + "\n" if args.json else g.dumps()
+    if args.output:
+        try:
+            with open(args.output, "w") as fh:
+                fh.write(text)
+        except OSError as e:
+            raise UsageError(f"{args.output}: cannot write ({e.strerror or e})") from None
+        print(f"orbitlink expand: {g.name}: {len(g.nodes)} nodes -> {args.output}",
+              file=sys.stderr)
     else:
-        print(yaml.safe_dump(g, sort_keys=False), end="")
+        print(text, end="")
     return 0
 
 
@@ -214,29 +227,6 @@ def cmd_encode(args) -> int:
 # decode
 
 
-def _frame_record(pdu, rec_time=None) -> dict:
-    d = {"sample_index": pdu.meta["sample_index"], "time_s": pdu.meta["time_s"]}
-    if rec_time is not None:
-        import datetime as dt
-
-        t = rec_time + dt.timedelta(seconds=pdu.meta["time_s"])
-        d["time_utc"] = t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
-    d["hex"] = bytes(pdu.data).hex()
-    d.update({k: v for k, v in pdu.meta.items() if k not in d})
-    return d
-
-
-def _parse_time(s):
-    import datetime as dt
-
-    if not s:
-        return None
-    try:
-        return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).replace(tzinfo=None)
-    except ValueError:
-        return None
-
-
 def _decode_doppler_front(args, rec, link, medium) -> list:
     """The Doppler blocks ``decode`` puts before the receiver (``--tle``/``--doppler``)."""
     from orbitlink.flowgraphs import passes
@@ -274,13 +264,68 @@ def _decode_doppler_front(args, rec, link, medium) -> list:
                                 time_offset_s=args.time_offset)
 
 
-def cmd_decode(args) -> int:
+def _run_frames_graph(graph, args, what: str, link_name: str) -> int:
+    """Run a receive graph whose frames go to the frames sinks on stdout: progress on a
+    terminal, a summary line on stderr, and a source error reported after the frames decoded
+    before it."""
     from orbitlink import OrbitlinkError
-    from orbitlink.drivers.sigmf import open_recording
-    from orbitlink.flowgraphs.links import load_link
-    from orbitlink.flowgraphs.runner import Progress, decode_recording
+    from orbitlink.flowgraphs.runner import Progress, run_graph
+    from orbitlink.flowgraphs.sinks import FramesSink
 
-    rec = open_recording(args.file, fmt=args.format, samp_rate=args.rate)
+    state = {"progress": None}
+
+    def opened(info):
+        for w in info.extra.get("warnings", []):
+            print(f"orbitlink: warning: {w}", file=sys.stderr)
+        state["progress"] = Progress(info.num_samples or 0, "decoding",
+                                     enabled=bool(info.num_samples))
+
+    def update(n):
+        if state["progress"] is not None:
+            state["progress"].update(n)
+
+    def clear():
+        if state["progress"] is not None and state["progress"].enabled:
+            state["progress"].close()
+
+    for s in graph.sinks("frames_sink"):
+        s.before_line = clear
+    error = None
+    try:
+        res = run_graph(graph, args.chunk, on_chunk=update, on_open=opened)
+    except OrbitlinkError as e:
+        if getattr(e, "result", None) is None:
+            raise
+        error, res = e, e.result
+    finally:
+        clear()
+    frames = sum(s.counters.get("frames", 0) for s in graph.sinks("frames_sink"))
+    ok = sum(s.counters.get("frames_ok", 0) for s in graph.sinks("frames_sink"))
+    info = res.info
+    kind = "audio" if info.out_type == "f32" else "IQ"
+    print(f"orbitlink {what}: {frames} frames ({ok} with a good CRC) from "
+          f"{res.items / info.samp_rate:.3f} s of {kind} in {res.seconds:.2f} s, "
+          f"{link_name}", file=sys.stderr)
+    if error is not None:
+        return _err(str(error))
+    return 0
+
+
+def _frame_sinks(args) -> list:
+    from orbitlink.flowgraphs.sinks import FramesSink, KissSink
+
+    sinks = [FramesSink(format="json" if args.json else "text")]
+    if getattr(args, "kiss", None):
+        sinks.append(KissSink(path=args.kiss))
+    return sinks
+
+
+def cmd_decode(args) -> int:
+    from orbitlink.drivers.files import RecordingSource, open_input
+    from orbitlink.flowgraphs.graph import link_graph
+    from orbitlink.flowgraphs.links import load_link
+
+    rec = open_input(args.file, fmt=args.format, samp_rate=args.rate, strict=args.strict)
     name = args.link or rec.meta.get("global", {}).get("orbitlink:link")
     if not name:
         return _err(f"{rec.name}: the recording does not say which link it carries; "
@@ -288,48 +333,73 @@ def cmd_decode(args) -> int:
     link = load_link(name, _overrides(args.set))
     medium = getattr(rec, "kind", "iq")
     front = _decode_doppler_front(args, rec, link, medium)
-    rec_time = _parse_time(rec.datetime)
-    n = ok = 0
-    progress = Progress(rec.num_samples, "decoding")
-    t0 = time.perf_counter()
-    kiss = open(args.kiss, "wb") if args.kiss else None
-    error = None
-    try:
-        for p in decode_recording(rec, link, args.chunk, on_chunk=progress.update, front=front):
-            n += 1
-            ok += bool(p.meta["crc_ok"])
-            rec_d = _frame_record(p, rec_time)
-            if args.json:
-                line = json.dumps(rec_d)
-            else:
-                snr = rec_d.get("snr_db")
-                df = rec_d.get("freq_offset_hz")
-                line = (f"frame {n:5d}  sample {rec_d['sample_index']:>10d}  "
-                        f"t {rec_d['time_s']:10.4f} s  "
-                        + (f"SNR {snr:5.1f} dB  " if snr is not None else "")
-                        + (f"df {df:+10.1f} Hz  " if df is not None else "")
-                        + f"{'CRC ok ' if rec_d['crc_ok'] else 'CRC BAD'}  {rec_d['hex']}")
-            if progress.enabled:
-                progress.close()
-            print(line, flush=True)
-            if kiss is not None and p.meta["crc_ok"]:
-                from orbitlink.framing.kiss import encode as kiss_encode
+    g = link_graph(link, "rx", rec.samp_rate, medium, front=front,
+                   source=RecordingSource(medium=medium, rec=rec), sinks=_frame_sinks(args))
+    return _run_frames_graph(g, args, "decode", f"link {link.name}")
 
-                kiss.write(kiss_encode(bytes(p.data)))
-                kiss.flush()
-    except OrbitlinkError as e:
-        error = e
-    finally:
-        progress.close()
-        if kiss is not None:
-            kiss.close()
-    dt = time.perf_counter() - t0
-    print(f"orbitlink decode: {n} frames ({ok} with a good CRC) from "
-          f"{rec.num_samples / rec.samp_rate:.3f} s of {'audio' if medium == 'audio' else 'IQ'} "
-          f"in {dt:.2f} s, link {link.name}", file=sys.stderr)
-    if error is not None:
-        return _err(str(error))
+
+# ------------------------------------------------------------------------------------------------
+# graphs: validate, run
+
+
+def cmd_validate(args) -> int:
+    from orbitlink.flowgraphs.graph import is_graph_file, load_graph
+    from orbitlink.flowgraphs.links import load_link
+
+    for path in args.files:
+        if is_graph_file(path):
+            g = load_graph(path)
+            print(f"{path}: graph '{g.name}' is valid: {len(g.nodes)} nodes, "
+                  f"{len(g.edges)} connections")
+        else:
+            link = load_link(path)
+            print(f"{path}: link '{link.name}' is valid ({link.modulation}, "
+                  f"{link.framing_type} framing)")
     return 0
+
+
+def cmd_run(args) -> int:
+    from orbitlink import OrbitlinkError
+    from orbitlink.flowgraphs.graph import parse_graph, set_param
+    from orbitlink.flowgraphs.yamlio import loads, read_text
+
+    doc = loads(read_text(args.graph), args.graph)
+    if not (isinstance(doc, dict) and doc.get("kind") == "graph"):
+        raise OrbitlinkError(f"{args.graph}: not a graph file (kind: graph); expand a link "
+                             "into one first: orbitlink expand --link L -o graph.yaml")
+    for k, v in _overrides(args.set).items():
+        set_param(doc, k, v, args.graph)
+    blocks = doc.get("blocks") if isinstance(doc.get("blocks"), dict) else {}
+    sources = [n for n, b in blocks.items() if isinstance(b, dict)
+               and b.get("type") in ("recording_source", "payload_source")]
+    given = {"path": args.input, "format": args.format, "rate": args.rate,
+             "strict": args.strict or None}
+    for name in sources:
+        params = dict(blocks[name].get("params") or {})
+        params.update({k: v for k, v in given.items() if v is not None
+                       and (k == "path" or blocks[name]["type"] == "recording_source")})
+        blocks[name]["params"] = params
+    if args.json:
+        for b in blocks.values():
+            if isinstance(b, dict) and b.get("type") == "frames_sink":
+                b["params"] = dict(b.get("params") or {}, format="json")
+    g = parse_graph(doc, args.graph)
+    if g.source.type == "recording_source" and g.samp_rate:
+        _check_rate(g)
+    return _run_frames_graph(g, args, "run", f"graph {g.name or args.graph}")
+
+
+def _check_rate(g):
+    """A graph expanded for one sample rate cannot run a recording at another."""
+    from orbitlink import OrbitlinkError
+
+    src = g.source.obj
+    info = src.open()
+    src.open = lambda: info  # opened once
+    if abs(info.samp_rate - float(g.samp_rate)) > 1e-6 * float(g.samp_rate):
+        raise OrbitlinkError(f"{info.name}: the recording is at {info.samp_rate:g} Hz but the "
+                             f"graph was made for {float(g.samp_rate):g} Hz; expand it again "
+                             f"with --rate {info.samp_rate:g}")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -667,13 +737,38 @@ def build_parser() -> argparse.ArgumentParser:
                        help="override a link parameter, e.g. --set baud=4800 "
                             "or --set receiver.carrier_bw=0.02 (repeatable)")
 
-    p = sub.add_parser("expand", help="print the explicit graph (blocks and parameters) of a link")
+    p = sub.add_parser("expand", help="write the graph (blocks, parameters, connections) a "
+                       "link stands for")
     link_opts(p, True)
+    p.add_argument("-o", "--output", default=None, metavar="FILE",
+                   help="write the graph file here (default: standard output)")
+    p.add_argument("--tx", action="store_true",
+                   help="the transmitter's graph (default: the receiver's)")
+    p.add_argument("--rate", type=_hz, default=None, metavar="HZ",
+                   help="sample rate of the graph (default: the link's)")
     p.add_argument("--json", action="store_true", help="JSON instead of YAML")
     p.add_argument("--medium", choices=("iq", "audio"), default=None,
                    help="the graph for complex IQ or for a receiver's audio (default: the "
                         "link's medium)")
     p.set_defaults(func=cmd_expand)
+
+    p = sub.add_parser("validate", help="check link or graph files")
+    p.add_argument("files", nargs="+", metavar="FILE", help="link or graph YAML files")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("run", help="run a graph file (file mode)")
+    p.add_argument("graph", metavar="GRAPH", help="graph YAML file (orbitlink expand -o)")
+    p.add_argument("--input", "-i", default=None, metavar="REC",
+                   help="the source's file: a recording ('-': standard input) or payloads")
+    p.add_argument("--format", default=None, help="sample format of a raw input")
+    p.add_argument("--rate", type=_hz, default=None, help="sample rate of a raw input (Hz)")
+    p.add_argument("--set", action="append", metavar="NODE.PARAM=VALUE",
+                   help="override a parameter of a node of the graph (repeatable)")
+    p.add_argument("--json", action="store_true", help="frames as JSON objects")
+    p.add_argument("--strict", action="store_true",
+                   help="a recording that does not match its metadata is an error")
+    p.add_argument("--chunk", type=int, default=1 << 16, help="samples per chunk")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("blocks", help="list the registered blocks and their parameters")
     p.add_argument("name", nargs="?", help="show one block's parameters")
@@ -685,8 +780,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--in", dest="inp", required=True, metavar="PAYLOADS",
                    help="text file, one payload per line in hex, or a .kiss file")
     p.add_argument("--out", required=True, metavar="FILE.sigmf-meta|FILE.wav")
-    p.add_argument("--rate", type=float, default=None, help="sample rate (default: the link's)")
-    p.add_argument("--center-freq", type=float, default=None, metavar="HZ")
+    p.add_argument("--rate", type=_hz, default=None, help="sample rate (default: the link's)")
+    p.add_argument("--center-freq", type=_hz, default=None, metavar="HZ",
+                   help="centre frequency for the metadata (e.g. 437.5M, 2.2G)")
     p.add_argument("--datetime", default=None, metavar="ISO",
                    help="time of the first sample (core:datetime)")
     p.add_argument("--seed", type=int, default=0, help="seed of the idle symbols")
@@ -703,14 +799,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("decode", help="decode the frames in a recording")
     p.add_argument("file", help="SigMF recording (.sigmf-meta/.sigmf-data), WAV (mono: a "
-                   "receiver's audio; stereo: IQ) or raw IQ file")
+                   "receiver's audio; stereo: IQ), raw file, named pipe, or '-' for standard "
+                   "input (raw: give --format and --rate)")
     p.add_argument("--link", "-l", default=None,
                    help="link name or YAML file (default: the one named in the SigMF metadata)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a link parameter")
     p.add_argument("--json", action="store_true", help="one JSON object per frame on stdout")
     p.add_argument("--format", default=None, help="sample format of a raw file: cf32_le, "
                    "ci16_le, ci8, cu8")
-    p.add_argument("--rate", type=float, default=None, help="sample rate of a raw file (Hz)")
+    p.add_argument("--rate", type=_hz, default=None, help="sample rate of a raw file (Hz)")
     p.add_argument("--chunk", type=int, default=1 << 16, help="samples per chunk")
     p.add_argument("--tle", default=None, metavar="FILE",
                    help="correct the predicted Doppler of this satellite (TLE or OMM file)")
@@ -725,6 +822,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add this to the recording's timestamps (a known clock error)")
     p.add_argument("--kiss", default=None, metavar="FILE.kiss",
                    help="also write the frames that pass their check to a KISS file")
+    p.add_argument("--strict", action="store_true",
+                   help="a recording that does not match its metadata (SigMF core:sha512, "
+                        "annotations past the end) is an error, not a warning")
     p.set_defaults(func=cmd_decode)
 
     p = sub.add_parser("loopback", help="transmitter -> channel -> SigMF file -> receiver")
@@ -752,7 +852,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Es/N0 instead of --ebn0")
     p.add_argument("--cfo", type=float, default=0.0, metavar="HZ", help="carrier offset")
     p.add_argument("--sro", type=float, default=0.0, metavar="PPM", help="sample-rate offset")
-    p.add_argument("--center-freq", type=float, default=None, metavar="HZ")
+    p.add_argument("--center-freq", type=_hz, default=None, metavar="HZ",
+                   help="centre frequency for the metadata (e.g. 437.5M, 2.2G)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", default=None, metavar="DIR",
                    help="keep the recording (and plots) in DIR")
@@ -779,8 +880,6 @@ def main(argv=None) -> int:
         return _err("--chunk must be at least 1")
     import warnings
 
-    from orbitlink import OrbitlinkError
-
     try:
         with warnings.catch_warnings():
             # stale orbital elements are reported once, as an 'orbitlink: warning:' line
@@ -790,8 +889,6 @@ def main(argv=None) -> int:
         _quiet_stdout()
         return 0
     except OrbitlinkError as e:
-        return _err(str(e))
-    except ValueError as e:
         return _err(str(e))
     except OSError as e:
         return _err(f"{getattr(e, 'filename', '') or ''}: {e.strerror or e}".lstrip(": "))

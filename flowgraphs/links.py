@@ -5,7 +5,7 @@ A link file (format 1)::
     format: 1
     name: qpsk
     description: ...
-    modulation: qpsk            # bpsk | qpsk | oqpsk | 8psk
+    modulation: qpsk            # a registered modulation: orbitlink.modem.modulation
     differential: false
     symbol_rate: 9600           # Bd
     samp_rate: 38400            # Hz, of the recordings the link writes (any ratio)
@@ -14,35 +14,38 @@ A link file (format 1)::
     gap_symbols: 32             # idle symbols between frames
     postamble_symbols: 64       # idle symbols after the last frame
     framing: {type: sync_crc, sync_word: 1ACFFC1D, payload_len: 64, crc: crc16, max_errors: 3}
-    receiver: {}                # overrides of the PskDemodulator parameters
+    receiver: {}                # overrides of the demodulator's parameters
 
-Unknown keys and bad values are errors naming the file and the key. The packaged links live in
+The modulation and the framing are looked up in their registries
+(:data:`orbitlink.modem.modulation.MODULATION_TYPES`,
+:data:`orbitlink.framing.registry.FRAMINGS`), where each is declared once beside its blocks;
+this module keeps no table of names, keys or defaults of its own. Unknown keys and bad values
+are errors naming the file and the key. The packaged links live in
 ``orbitlink/flowgraphs/links/``; ``--link`` also takes the path of a YAML file.
+
+A link stands for two graphs (:mod:`orbitlink.flowgraphs.graph`): the receiver (medium
+samples -> frames) and the transmitter (payloads -> medium samples).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import numpy as np
-import yaml
 
 from orbitlink import OrbitlinkError
-from orbitlink.framing.coded import CodedDeframer, CodedFrameParams, CodedFramer
-from orbitlink.framing.syncframe import SyncDeframer, SyncFramer, SyncFrameParams
+from orbitlink.flowgraphs import yamlio
+from orbitlink.flowgraphs.registry import all_framings, all_modulations
+from orbitlink.framing.registry import Framing, LinkContext, get_framing
 from orbitlink.modem.block import ParamError, Pdu, coerce_params
-from orbitlink.modem.modulation import MODULATIONS
 from orbitlink.modem.psk import PskDemodulator, PskDemodulatorParams, PskModulator
 
 FORMAT = 1
-PSK_MODULATIONS = MODULATIONS
-FSK_MODULATIONS = ("fsk", "gfsk", "gmsk", "afsk")
-ALL_MODULATIONS = PSK_MODULATIONS + FSK_MODULATIONS
 _TOP_KEYS = {"format", "name", "description", "modulation", "differential", "symbol_rate",
              "samp_rate", "rrc_alpha", "preamble_symbols", "gap_symbols", "postamble_symbols",
              "framing", "receiver", "deviation", "mod_index", "bt", "mark", "space",
@@ -50,45 +53,10 @@ _TOP_KEYS = {"format", "name", "description", "modulation", "differential", "sym
 #: ``--set`` keys that are other names of link keys
 ALIASES = {"baud": "symbol_rate", "baudrate": "symbol_rate"}
 MEDIA = ("iq", "audio")
-FRAMING_TYPES = {
-    # type: (params class of the deframer, keys the link file may set)
-    "sync_crc": (SyncFrameParams, {"sync_word", "payload_len", "crc", "max_errors", "min_corr"}),
-    "ccsds": (CodedFrameParams, ({f.name for f in dataclasses.fields(CodedFrameParams)}
-                                 - {"modulation", "samp_rate"}) | {"packets", "scid", "vcid"}),
-    # AX.25 over HDLC (flags, bit stuffing, FCS), optionally NRZI and G3RUH
-    "hdlc": (None, {"nrzi", "g3ruh", "preamble_flags", "postamble_flags", "min_length",
-                    "max_length"}),
-    # CCSDS TC: TC Transfer Frames in CLTUs (BCH codeblocks), NRZ-M line coding
-    "cltu": (None, {"nrzm", "randomize", "acquisition_bytes", "max_errors", "fecf"}),
-    # GOMspace NanoCom AX100: ASM+Golay mode or Reed-Solomon mode
-    "ax100": (None, {"mode", "max_errors", "sync_word", "preamble_len", "postamble_len",
-                     "scrambler", "rs"}),
-    # GOMspace U482C: ASM + Golay header, optional conv / scrambler / RS per frame
-    "u482c": (None, {"max_errors", "viterbi", "scrambler", "rs", "preamble_len",
-                     "postamble_len"}),
-    # FUNcube / AO-40 FEC: 256-byte blocks, 5200 channel bits with a distributed sync vector
-    "ao40": (None, {"max_errors"}),
-}
-#: link-level keys of a framing section, not parameters of the deframer block
-_LINK_KEYS = {"packets", "scid", "vcid"}
-
-
-class _Loader(yaml.SafeLoader):
-    """YAML loader that also reads 1e6 and 2.5E-3 as numbers (YAML 1.2 floats)."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""", re.X),
-    list("-+0123456789."))
-
-
-def _yaml(text):
-    return yaml.load(text, Loader=_Loader)
+#: what a link may ask for: the highest sample rate (above any radio's) and samples per symbol
+MAX_SAMP_RATE = 1e9
+MAX_SPS = 65536
+MAX_IDLE_SYMBOLS = 10_000_000
 
 
 class LinkError(OrbitlinkError):
@@ -119,17 +87,25 @@ class Link:
     medium: str = "iq"  # what `encode` writes by default: complex IQ or real audio
 
     @property
+    def where(self) -> str:
+        return self.source or self.name
+
+    @property
     def sps(self) -> float:
         return self.samp_rate / self.symbol_rate
 
     @property
+    def modulation_type(self):
+        return all_modulations()[self.modulation]
+
+    @property
     def family(self) -> str:
         """``"psk"`` or ``"fsk"`` (the FSK family includes AFSK, GFSK and GMSK)."""
-        return "fsk" if self.modulation in FSK_MODULATIONS else "psk"
+        return self.modulation_type.family
 
     @property
     def bits_per_symbol(self) -> int:
-        return {"qpsk": 2, "oqpsk": 2, "8psk": 3}.get(self.modulation, 1)
+        return self.modulation_type.bits_per_symbol
 
     @property
     def fsk_deviation(self) -> float:
@@ -149,105 +125,66 @@ class Link:
         # the signal must sit in the audio band: its lower edge above ~300 Hz
         return max(1500.0, 300.0 + (1 + self.rrc_alpha) * self.symbol_rate / 2)
 
+    # framing -------------------------------------------------------------------------------
+    @property
+    def framing_type(self) -> str:
+        return self.framing["type"]
+
+    @property
+    def framing_spec(self) -> Framing:
+        all_framings()
+        return get_framing(self.framing_type, self.where)
+
+    @property
+    def framing_opts(self) -> dict:
+        return self.framing_spec.resolve(self.framing, self.where)
+
+    def context(self, samp_rate: float | None = None) -> LinkContext:
+        """What the link gives its framing blocks (one real bit per symbol for FSK)."""
+        return LinkContext(modulation=self.modulation if self.family == "psk" else "bpsk",
+                           differential=self.differential,
+                           samp_rate=float(samp_rate or self.samp_rate),
+                           symbol_rate=float(self.symbol_rate),
+                           bits_per_symbol=self.bits_per_symbol)
+
     @property
     def payload_len(self) -> int | None:
         """Fixed payload length in bytes, or None when payloads vary (packets, AX.25, TC)."""
-        if self.framing_type == "ao40":
-            return 256
-        if self.framing_type in ("hdlc", "cltu", "ax100", "u482c") or self.packets:
-            return None
-        return int(self.framing["payload_len"])
+        return self.framing_spec.payload_len(self.framing_opts)
 
     @property
-    def packets(self) -> bool:
-        """CCSDS TM frames carrying Space Packets (payloads are packets, not frames)."""
-        return self.framing_type == "ccsds" and bool(self.framing.get("packets", False))
+    def bit_deframer(self) -> bool:
+        """The deframer reports positions as bit indices (not symbol/sample indices)."""
+        return self.framing_spec.index == "bit"
 
-    @property
-    def framing_type(self) -> str:
-        return self.framing.get("type", "sync_crc")
+    def framer(self):
+        return self.framing_spec.framer_block(self.framing_opts, self.context(), self.where)
+
+    def deframer(self, samp_rate: float | None = None, emit_failed: bool | None = None):
+        return self.framing_spec.deframer_block(self.framing_opts, self.context(samp_rate),
+                                                emit_failed, self.where)
+
+    def tx_bit_blocks(self) -> list:
+        """u8 -> u8 blocks after framing (precoder, convolutional encoder, line code)."""
+        return self.framing_spec.tx_bit_blocks(self.framing_opts, self.context(), self.where)
+
+    def conv_encoder(self):
+        """The stream-level convolutional encoder of the link, or None."""
+        return next((b for b in self.tx_bit_blocks() if b.name == "conv_encoder"), None)
 
     @property
     def conv(self) -> str:
         """Convolutional code variant over the stream ("none" without one)."""
-        if self.framing_type != "ccsds":
-            return "none"
-        return self._frame_params(self.samp_rate).conv
+        enc = self.conv_encoder()
+        return enc.params.variant if enc is not None else "none"
 
-    # blocks --------------------------------------------------------------------------------
-    def _fkw(self, *names, **defaults):
-        """Framing keys given in the link (only those), for a block's keyword arguments."""
-        kw = {k: self.framing[k] for k in names if k in self.framing}
-        for k, v in defaults.items():
-            kw.setdefault(k, v)
-        return kw
+    @property
+    def code_rate(self) -> float:
+        """Information bits per channel bit of the FEC (convolutional x Reed-Solomon), 1 when
+        uncoded; sync markers and idle symbols are not counted."""
+        return self.framing_spec.code_rate(self.framing_opts, self.context())
 
-    def framer(self):
-        t = self.framing_type
-        if t == "sync_crc":
-            return SyncFramer(self._frame_params(self.samp_rate))
-        if t == "ccsds":
-            return CodedFramer(self._frame_params(self.samp_rate))
-        if t == "hdlc":
-            from orbitlink.framing.hdlc import HdlcFramer
-
-            f = self.framing
-            return HdlcFramer(nrzi=bool(f.get("nrzi", True)), g3ruh=bool(f.get("g3ruh", False)),
-                              preamble_flags=int(f.get("preamble_flags", 16)),
-                              postamble_flags=int(f.get("postamble_flags", 4)))
-        if t == "ax100":
-            from orbitlink.framing.ax100 import Ax100Framer
-
-            return Ax100Framer(**self._fkw("mode", "preamble_len", "postamble_len", "scrambler",
-                                           "rs"))
-        if t == "u482c":
-            from orbitlink.framing.u482c import U482cFramer
-
-            return U482cFramer(**self._fkw("viterbi", "scrambler", "rs", "preamble_len",
-                                           "postamble_len"))
-        if t == "ao40":
-            from orbitlink.framing.ao40 import Ao40Framer
-
-            return Ao40Framer()
-        from orbitlink.framing.cltu import CltuEncoder
-
-        return CltuEncoder(acquisition_bytes=int(self.framing.get("acquisition_bytes", 16)),
-                           randomize=bool(self.framing.get("randomize", False)))
-
-    def packetizer(self):
-        """TX: Space Packets to TM frames (CCSDS packet links only)."""
-        from orbitlink.framing.space_packet import TmPacketizer
-
-        return TmPacketizer(frame_len=int(self.framing["payload_len"]),
-                            scid=int(self.framing.get("scid", 0)),
-                            vcid=int(self.framing.get("vcid", 0)), fecf=True)
-
-    def precoder(self):
-        """TX: the differential (NRZ-M) precoder between the framer and the convolutional
-        encoder (CCSDS framing with ``differential: true``), or None."""
-        if self.framing_type == "ccsds" and self.framing.get("differential", False):
-            from orbitlink.modem.fec.line import NrzmEncoder
-
-            return NrzmEncoder()
-        return None
-
-    def line_encoder(self):
-        """TX: the line code applied to the channel bits, or None."""
-        if self.framing_type == "cltu" and self.framing.get("nrzm", True):
-            from orbitlink.modem.fec.line import NrzmEncoder
-
-            return NrzmEncoder()
-        return None
-
-    def conv_encoder(self):
-        """The stream-level convolutional encoder of the link, or None."""
-        if self.conv == "none":
-            return None
-        from orbitlink.modem.fec.conv import ConvEncoder
-
-        p = self._frame_params(self.samp_rate)
-        return ConvEncoder(variant=p.conv, rate=p.conv_rate)
-
+    # modulation ----------------------------------------------------------------------------
     def modulator(self, samp_rate: float | None = None, medium: str = "iq"):
         """The modulator: PSK (complex baseband) or FSK family. With ``medium="audio"`` the
         output is what a receiver's audio would be: FM-demodulated audio for FSK/GFSK/GMSK,
@@ -360,130 +297,76 @@ class Link:
         return float(min(samp_rate, math.ceil(2 * self.fm_if_half_bandwidth() / 0.9 / 100)
                          * 100))
 
-    def deframer(self, samp_rate: float | None = None, emit_failed: bool | None = None):
-        t = self.framing_type
-        if t == "sync_crc":
-            return SyncDeframer(self._frame_params(samp_rate or self.samp_rate))
-        if t == "ccsds":
-            p = self._frame_params(samp_rate or self.samp_rate)
-            if emit_failed is not None:
-                p = dataclasses.replace(p, emit_failed=emit_failed)
-            return CodedDeframer(p)
-        f = self.framing
-        if t == "hdlc":
-            from orbitlink.framing.hdlc import HdlcDeframer
-
-            return HdlcDeframer(nrzi=bool(f.get("nrzi", True)), g3ruh=bool(f.get("g3ruh", False)),
-                                min_length=int(f.get("min_length", 15)),
-                                max_length=int(f.get("max_length", 2048)),
-                                emit_bad_fcs=bool(emit_failed))
-        if t == "ax100":
-            from orbitlink.framing.ax100 import Ax100DeframerSoft
-
-            return Ax100DeframerSoft(**self._fkw("mode", "max_errors", "sync_word",
-                                                 allow_inverted=True))
-        if t == "u482c":
-            from orbitlink.framing.u482c import U482cDeframer
-
-            return U482cDeframer(**self._fkw("max_errors"))
-        if t == "ao40":
-            from orbitlink.framing.ao40 import Ao40Deframer
-
-            return Ao40Deframer(**self._fkw("max_errors"))
-        from orbitlink.framing.cltu import CltuDecoder
-
-        return CltuDecoder(max_errors=int(f.get("max_errors", 0)),
-                           randomize=bool(f.get("randomize", False)))
-
-    @property
-    def bit_deframer(self) -> bool:
-        """The deframer reports positions as bit indices (not symbol/sample indices)."""
-        return self.framing_type in ("hdlc", "cltu", "ax100", "u482c", "ao40")
-
+    # chains --------------------------------------------------------------------------------
     def rx_chain(self, samp_rate: float | None = None, emit_failed: bool | None = None,
                  debug_taps=None, medium: str = "iq") -> list:
-        """The receive blocks, medium samples in (IQ c64, or audio f32), PDUs out, in order
-        (a linear graph)."""
-        from orbitlink.modem.fec.line import NrzmDecoderSoft, Slicer
-
+        """The receive blocks, medium samples in (IQ c64, or audio f32), PDUs out, in order:
+        the front end and demodulator, the adapters the framing's first block needs, the
+        framing's receive blocks."""
         rate = float(samp_rate or self.samp_rate)
         chain = self.rx_front(rate, medium, debug_taps)
-        dfr = self.deframer(rate, emit_failed=emit_failed)
-        have = "sym" if self.family == "psk" else "f32"
-        if dfr.in_type != "sym" and have == "sym":
+        spec = self.framing_spec
+        tail = spec.rx_blocks(self.framing_opts, self.context(rate), emit_failed, self.where)
+        return chain + self.adapters(chain[-1].out_type, tail[0].in_type) + tail
+
+    def adapters(self, have: str, need: str) -> list:
+        """Blocks that turn the demodulator's output type into the framing's input type:
+        symbols -> soft bits (soft demapper), soft bits -> symbols (FSK), soft -> hard bits."""
+        out = []
+        if have == "sym" and need in ("f32", "u8"):
             from orbitlink.modem.psk import SoftDemapper
 
-            chain.append(SoftDemapper(modulation=self.modulation, differential=self.differential))
+            out.append(SoftDemapper(modulation=self.modulation, differential=self.differential))
             have = "f32"
-        if dfr.in_type == "sym" and have == "f32":
+        if have == "f32" and need == "sym":
             from orbitlink.modem.adapters import SoftToSym
 
-            chain.append(SoftToSym(sps=self.sps))
+            out.append(SoftToSym(sps=self.sps))
             have = "sym"
-        if have == "f32" and self.line_encoder() is not None:
-            chain.append(NrzmDecoderSoft())
-        if dfr.in_type == "u8":
-            chain.append(Slicer())
-        chain.append(dfr)
-        if self.packets:
-            from orbitlink.framing.ccsds_tm import TmFrameDemux
+        if have == "f32" and need == "u8":
+            from orbitlink.modem.fec.line import Slicer
 
-            chain.append(TmFrameDemux(frame_len=int(self.framing["payload_len"]), fecf=True))
-        return chain
+            out.append(Slicer())
+            have = "u8"
+        if have != need:
+            raise LinkError(f"{self.where}: no adapter from the demodulator's '{have}' output "
+                            f"to the framing's '{need}' input")
+        return out
 
-    def tx_chain(self, samp_rate: float | None = None, medium: str = "iq") -> list:
-        """The transmit blocks, PDUs in, medium samples (IQ or audio) out, in order."""
-        extra = [self.precoder(), self.conv_encoder(), self.line_encoder()]
-        head = [self.packetizer()] if self.packets else []
-        return head + [self.framer()] + [b for b in extra if b is not None] + \
-            self.tx_stages(samp_rate, medium)
+    def frame_meta(self, samp_rate: float | None = None):
+        """The block that completes received frames' metadata (sample index, time, crc_ok)."""
+        from orbitlink.framing._base import FrameMeta
+
+        return FrameMeta(index=self.framing_spec.index, bits_per_symbol=self.bits_per_symbol,
+                         symbol_rate=float(self.symbol_rate),
+                         samp_rate=float(samp_rate or self.samp_rate))
 
     def finish(self, pdu, samp_rate: float | None = None):
-        """Complete a received PDU's metadata: a bit deframer's bit index becomes the
-        (approximate) sample index, and ``time_s`` is added."""
-        rate = float(samp_rate or self.samp_rate)
-        m = pdu.meta
-        if self.bit_deframer:
-            if "bit_index" not in m and "sample_index" in m:
-                m["bit_index"] = m.pop("sample_index")
-            if "bit_index" in m and "sample_index" not in m:
-                m["sample_index"] = int(round(m["bit_index"] / self.bits_per_symbol * rate
-                                              / self.symbol_rate))
-        if "sample_index" in m and "time_s" not in m:
-            m["time_s"] = round(m["sample_index"] / rate, 9)
-        if self.framing_type == "cltu" and "crc_ok" not in m:
-            m["crc_ok"] = check_payload(self, bytes(pdu.data)) is None  # TC frame and FECF
-        m.setdefault("crc_ok", bool(m.get("fcs_ok", m.get("rs_ok", True))))
-        return pdu
+        """Complete a received PDU's metadata (see :meth:`frame_meta`)."""
+        return self.frame_meta(samp_rate).finish(pdu)
 
-    def expand(self, medium: str = "iq") -> dict:
-        """The explicit graph this link stands for: blocks with every parameter, in order."""
-        def node(b):
-            return {"block": b.name, "params": dataclasses.asdict(b.params)}
+    def idle_bits(self, symbols: int) -> int:
+        """Information bits (before the stream code) that fill ``symbols`` symbols."""
+        r = self.framing_spec.stream_code_rate(self.framing_opts, self.context())
+        return int(round(symbols * self.bits_per_symbol * r))
 
-        return {"format": FORMAT, "link": self.name, "source": self.source, "medium": medium,
-                "tx": [node(b) for b in self.tx_chain(medium=medium)],
-                "rx": [node(b) for b in self.rx_chain(medium=medium)],
-                "connections": "each block feeds the next"}
+    def tx_chain(self, samp_rate: float | None = None, medium: str = "iq",
+                 seed: int = 0) -> list:
+        """The transmit blocks, PDUs in, medium samples (IQ or audio) out, in order: the
+        framing's blocks with the framer inside a :class:`~orbitlink.framing._base.Burst`
+        (idle symbols before, between and after the frames, from ``seed``), the stream code,
+        the modulator and what makes its output the medium."""
+        from orbitlink.framing._base import Burst
 
-    @property
-    def code_rate(self) -> float:
-        """Information bits per channel bit of the FEC (convolutional x Reed-Solomon), 1 when
-        uncoded; sync markers and idle symbols are not counted."""
-        if self.framing_type != "ccsds":
-            return 1.0
-        fr = self.framer()
-        r = self.conv_encoder().code.rate if self.conv != "none" else 1.0
-        return r * int(self.framing["payload_len"]) / fr.frame_bytes
-
-    def _frame_params(self, samp_rate):
-        kw = {k: v for k, v in self.framing.items() if k != "type" and k not in _LINK_KEYS}
-        cls = FRAMING_TYPES[self.framing_type][0]
-        mod = self.modulation if self.family == "psk" else "bpsk"  # FSK: one real bit/symbol
-        kw.update(modulation=mod, samp_rate=float(samp_rate))
-        if cls is SyncFrameParams:
-            kw.update(differential=self.differential, symbol_rate=float(self.symbol_rate))
-        return coerce_params(cls, _whole_ints(cls, kw), f"{self.source or self.name}: framing")
+        spec, opts = self.framing_spec, self.framing_opts
+        frame_blocks = spec.tx_frame_blocks(opts, self.context(), self.where)
+        fr = frame_blocks[-1]
+        burst = Burst(framer=fr.name, framer_params=tuple(dataclasses.asdict(fr.params).items()),
+                      preamble_bits=self.idle_bits(self.preamble_symbols),
+                      gap_bits=self.idle_bits(self.gap_symbols),
+                      postamble_bits=self.idle_bits(self.postamble_symbols), seed=int(seed))
+        return frame_blocks[:-1] + [burst] + self.tx_bit_blocks() + \
+            self.tx_stages(samp_rate, medium)
 
     def summary(self) -> dict:
         return {"name": self.name, "modulation": self.modulation,
@@ -518,7 +401,7 @@ def _check(cond, where, msg):
         raise LinkError(f"{where}: {msg}")
 
 
-def _number(d, key, where, lo=None, integer=False):
+def _number(d, key, where, lo=None, integer=False, hi=None):
     v = d[key]
     ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
     _check(ok, where, f"'{key}' must be a number, got {v!r}")
@@ -528,6 +411,8 @@ def _number(d, key, where, lo=None, integer=False):
     if lo is not None:
         _check(v > lo if not integer else v >= lo, where,
                f"'{key}' must be {'>' if not integer else '>='} {lo}, got {v!r}")
+    if hi is not None:
+        _check(v <= hi, where, f"'{key}' must be at most {hi:g}, got {v!r}")
     return v
 
 
@@ -541,16 +426,17 @@ def parse_link(doc, where: str) -> Link:
            f"'format' must be {FORMAT}, got {doc.get('format')!r}")
     for k in ("name", "modulation", "symbol_rate", "samp_rate", "framing"):
         _check(k in doc, where, f"missing key '{k}'")
-    _check(doc["modulation"] in ALL_MODULATIONS, where,
-           f"'modulation' must be one of {', '.join(ALL_MODULATIONS)}, got "
-           f"{doc['modulation']!r}")
+    mods = all_modulations()
+    _check(isinstance(doc["modulation"], str) and doc["modulation"] in mods, where,
+           f"'modulation' must be one of {', '.join(mods)}, got {doc['modulation']!r}")
     fr = doc["framing"]
     _check(isinstance(fr, dict), where, "'framing' must be a mapping")
-    ftype = fr.get("type", "sync_crc")
-    _check(ftype in FRAMING_TYPES, where, f"'framing.type' must be one of "
-           f"{', '.join(FRAMING_TYPES)}, got {ftype!r}")
-    unknown = sorted(set(fr) - FRAMING_TYPES[ftype][1] - {"type"})
-    _check(not unknown, where, f"unknown key 'framing.{unknown[0] if unknown else ''}'")
+    _check("type" in fr, where, "missing key 'framing.type'")
+    all_framings()
+    try:
+        get_framing(fr["type"], where).resolve(fr, where)
+    except OrbitlinkError as e:
+        raise LinkError(str(e)) from None
     rx = doc.get("receiver") or {}
     _check(isinstance(rx, dict), where, "'receiver' must be a mapping")
     diff = doc.get("differential", False)
@@ -561,27 +447,27 @@ def parse_link(doc, where: str) -> Link:
     for k in ("deviation", "mod_index", "bt", "mark", "space", "audio_carrier"):
         if k in doc:
             _check(doc[k] is not None, where, f"'{k}' must be a number")
-            extra[k] = float(_number(doc, k, where))
+            extra[k] = float(_number(doc, k, where, hi=MAX_SAMP_RATE))
             _check(extra[k] >= 0, where, f"'{k}' must be >= 0, got {doc[k]!r}")
+    idle = {}
+    for k, default in (("preamble_symbols", 2048), ("gap_symbols", 32),
+                       ("postamble_symbols", 64)):
+        idle[k] = _number({k: doc.get(k, default)}, k, where, lo=0, integer=True,
+                          hi=MAX_IDLE_SYMBOLS)
     link = Link(
         name=str(doc["name"]),
         description=str(doc.get("description", "")),
         modulation=doc["modulation"],
         differential=diff,
-        symbol_rate=float(_number(doc, "symbol_rate", where, lo=0)),
-        samp_rate=float(_number(doc, "samp_rate", where, lo=0)),
+        symbol_rate=float(_number(doc, "symbol_rate", where, lo=0, hi=MAX_SAMP_RATE)),
+        samp_rate=float(_number(doc, "samp_rate", where, lo=0, hi=MAX_SAMP_RATE)),
         rrc_alpha=float(_number({"rrc_alpha": doc.get("rrc_alpha", 0.35)}, "rrc_alpha", where,
-                                lo=0)),
-        preamble_symbols=_number({"preamble_symbols": doc.get("preamble_symbols", 2048)},
-                                 "preamble_symbols", where, lo=0, integer=True),
-        gap_symbols=_number({"gap_symbols": doc.get("gap_symbols", 32)}, "gap_symbols", where,
-                            lo=0, integer=True),
-        postamble_symbols=_number({"postamble_symbols": doc.get("postamble_symbols", 64)},
-                                  "postamble_symbols", where, lo=0, integer=True),
+                                lo=0, hi=1)),
         framing=dict(fr),
         receiver=dict(rx),
         source=where,
         medium=medium,
+        **idle,
         **extra,
     )
     if link.family == "fsk":
@@ -592,15 +478,17 @@ def parse_link(doc, where: str) -> Link:
     bad = sorted(set(rx) - (rx_fields - fixed))
     _check(not bad, where, f"unknown key 'receiver.{bad[0] if bad else ''}'")
     _check(link.sps >= 1.5, where, f"samp_rate/symbol_rate must be at least 1.5, got {link.sps:.3g}")
+    _check(link.sps <= MAX_SPS, where, f"samp_rate/symbol_rate must be at most {MAX_SPS}, got "
+           f"{link.sps:.3g} (decimate the recording, or give the link's real rates)")
     # build once so that every parameter is range-checked now, with the file named
     try:
-        link.framer()
-        link.deframer()
-        link.demodulator()
+        link.tx_chain()
+        link.rx_chain()
     except ParamError as e:
         raise LinkError(str(e)) from None
     except OrbitlinkError as e:  # e.g. a sync word that is not hexadecimal
-        raise LinkError(f"{where}: {e}") from None
+        msg = str(e)
+        raise LinkError(msg if msg.startswith(where) else f"{where}: {msg}") from None
     return link
 
 
@@ -611,17 +499,7 @@ def _apply_override(doc: dict, key: str, value: str, where: str):
     for p in parts[:-1]:
         d = d.setdefault(p, {})
         _check(isinstance(d, dict), where, f"--set {key}: '{p}' is not a mapping")
-    try:
-        d[parts[-1]] = _yaml(value)
-    except yaml.YAMLError:
-        d[parts[-1]] = value
-
-
-def _read_text(p, where: str) -> str:
-    try:
-        return p.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise LinkError(f"{where}: a link file must be UTF-8 text") from None
+    d[parts[-1]] = yamlio.value(value)
 
 
 def load_link(name_or_path: str, overrides: dict[str, str] | None = None) -> Link:
@@ -630,18 +508,18 @@ def load_link(name_or_path: str, overrides: dict[str, str] | None = None) -> Lin
     if p.suffix in (".yaml", ".yml") or p.exists():
         if not p.is_file():
             raise LinkError(f"{name_or_path}: link file not found")
-        where, text = str(p), _read_text(p, str(p))
+        where = str(p)
+        text = yamlio.read_text(p, where)
     else:
         f = _links_dir() / f"{name_or_path}.yaml"
         if not f.is_file():
             raise LinkError(f"unknown link '{name_or_path}'; known links: {', '.join(link_names())}")
-        where, text = f"{name_or_path}.yaml", _read_text(f, f"{name_or_path}.yaml")
+        where = f"{name_or_path}.yaml"
+        text = yamlio.read_text(f, where)
     try:
-        doc = _yaml(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark else ""
-        raise LinkError(f"{where}:{line} is not valid YAML") from None
+        doc = yamlio.loads(text, where)
+    except yamlio.YamlError as e:
+        raise LinkError(str(e)) from None
     if isinstance(doc, dict):
         for k, v in (overrides or {}).items():
             _apply_override(doc, k, v, where)
@@ -663,59 +541,82 @@ class Burst:
     medium: str = "iq"
 
 
+class TxStream:
+    """A transmission made chunk by chunk: iterate for the medium's samples (complex IQ or
+    real audio); memory does not grow with the number of frames.
+
+    ``take_frame_starts()`` returns (and forgets) the sample positions of the frames sent so
+    far: the first sync symbol's peak minus half a symbol, as the receiver reports them.
+    """
+
+    def __init__(self, link: Link, payloads: Iterable[bytes], seed: int = 0,
+                 samp_rate: float | None = None, medium: str = "iq", frames_per_chunk: int = 64):
+        self.link = link
+        self.rate = float(samp_rate or link.samp_rate)
+        self.medium = medium
+        self.blocks = link.tx_chain(self.rate, medium, seed)
+        self.burst = next(b for b in self.blocks if b.name == "burst")
+        self.mod = self.blocks[len(self.blocks) - len(link.tx_stages(self.rate, medium))]
+        self._payloads = payloads
+        self._per_chunk = max(1, int(frames_per_chunk))
+        self.frames = 0  # payloads read
+        self.samples = 0  # samples yielded
+        enc = link.conv_encoder()
+        self._r = link.framing_spec.stream_code_rate(link.framing_opts, link.context())
+        self._k = link.bits_per_symbol
+        self._sps = self.rate / link.symbol_rate
+        self._enc = enc
+
+    def _groups(self) -> Iterator[list]:
+        group = []
+        for p in self._payloads:
+            group.append(Pdu(bytes(p)))
+            self.frames += 1
+            if len(group) == self._per_chunk:
+                yield group
+                group = []
+        if group:
+            yield group
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        from orbitlink.flowgraphs.runner import run_chain
+
+        for y in run_chain(self.blocks, self._groups()):
+            if len(y):
+                self.samples += len(y)
+                yield y
+
+    def take_frame_starts(self) -> list[float]:
+        peak = (getattr(self.mod, "symbol_peak_sample", None)
+                or getattr(self.mod, "symbol_sample", None)
+                or (lambda kk: (kk + 0.5) * self._sps))
+        b = self.burst.frame_starts
+        out = [peak(x / self._r / self._k) - self._sps / 2 for x in b]
+        del b[:]
+        return out
+
+    @property
+    def frame_len(self) -> float:
+        """Samples per frame (of the last frame sent)."""
+        return self.burst.last_frame_bits / self._r / self._k * self._sps
+
+
 def transmit(link: Link, payloads: list[bytes], seed: int = 0,
              samp_rate: float | None = None, medium: str = "iq") -> Burst:
     """Modulate payloads as one continuous transmission: preamble, frames with idle gaps,
-    postamble (idle symbols are pseudo-random from ``seed``).
+    postamble (idle symbols are pseudo-random from ``seed``); all in memory (see
+    :class:`TxStream` for a transmission of any length).
 
     For a packet link the payloads are Space Packets, packed into TM frames first; then
     ``frame_starts`` and ``frame_len`` describe the frames, not the packets. ``medium="audio"``
     gives the real audio a receiver would output (see :meth:`Link.tx_stages`).
     """
-    rng = np.random.default_rng(seed)
-    framer = link.framer()
-    stages = link.tx_stages(samp_rate, medium)
-    mod = stages[0]
-    enc = link.conv_encoder()
-    line = link.line_encoder()
-    k = link.bits_per_symbol
-    r = enc.code.rate if enc is not None else 1.0  # information bits per coded bit
-
-    def idle(nsym):
-        return rng.integers(0, 2, int(round(nsym * k * r))).astype(np.uint8)
-
-    frames = list(payloads)
-    if link.packets:
-        frames = [bytes(p.data) for p in link.packetizer().run([Pdu(bytes(q)) for q in payloads])]
-    parts = [idle(link.preamble_symbols)]
-    pos = len(parts[0])
-    starts_bits = []
-    frame_len = 0
-    for i, pl in enumerate(frames):
-        fb = (framer.frame_bits(pl) if hasattr(framer, "frame_bits")
-              else framer.process([Pdu(bytes(pl))]))
-        starts_bits.append(pos)
-        frame_len = len(fb)
-        parts += [fb, idle(link.gap_symbols if i < len(frames) - 1 else link.postamble_symbols)]
-        pos += len(fb) + len(parts[-1])
-    if not frames:
-        parts.append(idle(link.postamble_symbols))
-    bits = np.concatenate(parts)
-    pre = link.precoder()
-    if pre is not None:
-        bits = pre.run(bits)
-    if enc is not None:
-        bits = enc.run(bits)
-    if line is not None:
-        bits = line.run(bits)
-    y = bits
-    for st in stages:
-        y = st.run(y)
-    sps = float(samp_rate or link.samp_rate) / link.symbol_rate
-    peak = (getattr(mod, "symbol_peak_sample", None) or getattr(mod, "symbol_sample", None)
-            or (lambda kk: (kk + 0.5) * sps))
-    starts = [peak(b / r / k) - sps / 2 for b in starts_bits]
-    return Burst(y, starts, frame_len / r / k * sps, list(payloads), medium)
+    tx = TxStream(link, payloads, seed, samp_rate, medium)
+    parts = list(tx)
+    dt = np.float32 if medium == "audio" and tx.blocks[-1].out_type == "f32" else None
+    y = np.concatenate(parts) if parts else np.zeros(0, dt or tx.blocks[-1].out_type == "c64"
+                                                     and np.complex64 or np.float32)
+    return Burst(y, tx.take_frame_starts(), tx.frame_len, list(payloads), medium)
 
 
 def to_audio(link: Link, iq: np.ndarray, samp_rate: float | None = None) -> np.ndarray:
@@ -742,92 +643,64 @@ def to_audio(link: Link, iq: np.ndarray, samp_rate: float | None = None) -> np.n
     return np.clip(y, -1.0, 1.0).astype(np.float32)
 
 
+
 def check_payload(link: Link, b: bytes) -> str | None:
     """Why ``b`` cannot be sent on ``link`` (one phrase), or None when it can."""
-    if link.payload_len is not None:
-        if len(b) != link.payload_len:
-            return (f"payload has {len(b)} bytes but the link carries {link.payload_len}-byte "
-                    f"payloads")
-        return None
-    from orbitlink.framing.errors import FrameParseError
-
-    try:
-        if link.packets:
-            from orbitlink.framing import space_packet
-
-            space_packet.parse(b)
-        elif link.framing_type == "hdlc":
-            from orbitlink.framing import ax25
-
-            ax25.parse(b)
-        else:
-            from orbitlink.framing import ccsds_tc
-
-            ccsds_tc.parse(b, fecf=bool(link.framing.get("fecf", True)))
-    except FrameParseError as e:
-        return str(e).rstrip(".")
-    return None
+    return link.framing_spec.check_payload(link.framing_opts, bytes(b), link.context())
 
 
 def random_payloads(link: Link, rng: np.random.Generator, n: int) -> list[bytes]:
     """``n`` random payloads of the kind the link carries (for the loopback)."""
-    if link.payload_len is not None:
-        return [bytes(rng.integers(0, 256, link.payload_len, dtype=np.uint8)) for _ in range(n)]
-    out = []
+    return list(iter_random_payloads(link, rng, n))
+
+
+def iter_random_payloads(link: Link, rng: np.random.Generator, n: int) -> Iterator[bytes]:
+    spec, opts = link.framing_spec, link.framing_opts
     for i in range(n):
-        size = int(rng.integers(1, 300))
-        data = bytes(rng.integers(0, 256, size, dtype=np.uint8))
-        if link.packets:
-            from orbitlink.framing import space_packet
-
-            out.append(space_packet.build(int(rng.integers(1, 2000)), data,
-                                          sequence_count=i % 16384))
-        elif link.framing_type == "hdlc":
-            from orbitlink.framing import ax25
-
-            out.append(ax25.build(ax25.ui_frame("CQ", f"N0CALL-{i % 16}", data)))
-        else:
-            from orbitlink.framing import ccsds_tc
-
-            out.append(ccsds_tc.build(data[:200], scid=int(rng.integers(0, 1024)),
-                                      vcid=int(rng.integers(0, 64)), sequence_number=i % 256,
-                                      fecf=bool(link.framing.get("fecf", True))))
-    return out
+        yield spec.random_payload(opts, rng, i)
 
 
-def frames_from_payload_file(path: str, link: Link) -> list[bytes]:
-    """Read payloads: one frame per line in hex (blank lines and '#' comments ignored), or
-    the data frames of a ``.kiss`` file."""
+def iter_payload_file(path: str, link: Link) -> Iterator[bytes]:
+    """The payloads of a file, read as they are needed: one frame per line in hex (blank
+    lines and '#' comments ignored), or the data frames of a ``.kiss`` file. A payload the
+    link cannot send is an error naming the file and line (or frame)."""
     p = Path(path)
     if not p.is_file():
         raise OrbitlinkError(f"{path}: payload file not found")
+    n_out = 0
     if p.suffix == ".kiss":  # KISS file: its data frames are the payloads
-        from orbitlink.framing.kiss import read_kiss_file
+        from orbitlink.framing.kiss import iter_kiss_file
 
-        out = read_kiss_file(p)
-        for n, b in enumerate(out, 1):
+        for n, b in enumerate(iter_kiss_file(p), 1):
             why = check_payload(link, b)
             if why:
                 raise OrbitlinkError(f"{path} frame {n}: {why}")
-        if not out:
+            n_out += 1
+            yield b
+        if not n_out:
             raise OrbitlinkError(f"{path}: no frames in the KISS file")
-        return out
-    out = []
-    for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1):
-        s = line.split("#", 1)[0].strip().replace(" ", "")
-        if not s:
-            continue
-        try:
-            b = bytes.fromhex(s)
-        except ValueError:
-            raise OrbitlinkError(f"{path} line {n}: not a hexadecimal payload") from None
-        why = check_payload(link, b)
-        if why:
-            raise OrbitlinkError(f"{path} line {n}: {why}")
-        out.append(b)
-    if not out:
+        return
+    with open(p, "r", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            s = line.split("#", 1)[0].strip().replace(" ", "")
+            if not s:
+                continue
+            try:
+                b = bytes.fromhex(s)
+            except ValueError:
+                raise OrbitlinkError(f"{path} line {n}: not a hexadecimal payload") from None
+            why = check_payload(link, b)
+            if why:
+                raise OrbitlinkError(f"{path} line {n}: {why}")
+            n_out += 1
+            yield b
+    if not n_out:
         raise OrbitlinkError(f"{path}: no payloads in the file")
-    return out
+
+
+def frames_from_payload_file(path: str, link: Link) -> list[bytes]:
+    """Every payload of a file (see :func:`iter_payload_file`)."""
+    return list(iter_payload_file(path, link))
 
 
 def pdus(payloads) -> list[Pdu]:

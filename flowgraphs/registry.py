@@ -23,3 +23,40 @@ def all_blocks() -> dict:
         for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
             importlib.import_module(m.name)
     return dict(REGISTRY)
+
+
+def all_framings() -> dict:
+    """Name -> :class:`orbitlink.framing.registry.Framing`, after importing every framing
+    module (a framing registers itself beside its blocks)."""
+    from orbitlink.framing.registry import FRAMINGS
+
+    if not _loaded["framing"]:
+        import orbitlink.framing as pkg
+
+        for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+            importlib.import_module(m.name)
+        _loaded["framing"] = True
+    return FRAMINGS
+
+
+def all_modulations() -> dict:
+    """Name -> :class:`orbitlink.modem.modulation.ModulationType` (PSK and the FSK family)."""
+    from orbitlink.modem import fsk  # noqa: F401  (registers the FSK family)
+    from orbitlink.modem.modulation import MODULATION_TYPES
+
+    return MODULATION_TYPES
+
+
+_loaded = {"framing": False}
+
+
+def all_endpoints() -> tuple[dict, dict]:
+    """(sources, sinks): name -> class, after importing the modules that define them."""
+    from orbitlink.drivers.interfaces import SINKS, SOURCES
+
+    for name in ("orbitlink.drivers", "orbitlink.flowgraphs.sinks"):
+        mod = importlib.import_module(name)
+        if hasattr(mod, "__path__"):
+            for m in pkgutil.walk_packages(mod.__path__, mod.__name__ + "."):
+                importlib.import_module(m.name)
+    return SOURCES, SINKS

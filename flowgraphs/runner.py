@@ -1,18 +1,97 @@
-"""File-mode runner: push chunks through a linear chain of blocks, deterministically.
+"""File-mode runner: push chunks through a graph (or a linear chain) of blocks,
+deterministically, in one thread.
 
 The output does not depend on the chunk size (the chunk contract of every block). When the
-source fails part-way (a truncated recording, a bad sample), the chain is still flushed, so
-everything decoded from the good part comes out before the error is raised again.
+source fails part-way (a truncated recording, a bad sample), the graph is still flushed and the
+sinks closed, so everything decoded from the good part comes out before the error is raised
+again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
+from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
 from orbitlink import OrbitlinkError
-from orbitlink.modem.block import Block
+from orbitlink.modem.block import Block, concat, empty
+
+
+@dataclass
+class RunResult:
+    """What a graph run did: the source's stream info, items read, wall time, and every
+    node's counters (sources and sinks count what they saw; nothing is dropped silently)."""
+
+    info: object
+    items: int = 0
+    seconds: float = 0.0
+    counters: dict = field(default_factory=dict)
+
+
+def run_graph(graph, chunk: int = 1 << 16, on_chunk: Callable | None = None,
+              on_open: Callable | None = None) -> RunResult:
+    """Run a built graph (:class:`orbitlink.flowgraphs.graph.Graph`) in file mode: read the
+    source chunk by chunk, push every chunk through the blocks in topological order (an output
+    that feeds several inputs is handed to each), hand each sink its input, then flush.
+
+    ``on_chunk(n)`` is called with the size of every chunk read (progress); ``on_open(info)``
+    once the source is open. A source error (a truncated file, a bad sample) is raised after
+    the graph is flushed and the sinks closed.
+    """
+    if isinstance(chunk, bool) or int(chunk) != chunk or chunk < 1:
+        raise OrbitlinkError(f"the chunk size must be a positive integer, got {chunk!r}")
+    order = graph.order()
+    up = graph.upstream()
+    nodes = graph.nodes
+    src = graph.source
+    t0 = time.perf_counter()
+    info = src.obj.open()
+    if on_open is not None:
+        on_open(info)
+    sinks = [nodes[n] for n in order if nodes[n].kind == "sink"]
+    opened = []
+    result = RunResult(info)
+    error = None
+    try:
+        for s in sinks:
+            t = nodes[up[s.name]].out_type
+            s.obj.open(dataclasses.replace(info, out_type=t))
+            opened.append(s)
+        rest = [nodes[n] for n in order if n != src.name]
+
+        def push(x, final: bool):
+            out = {src.name: x}
+            for n in rest:
+                y = out[up[n.name]]
+                if n.kind == "sink":
+                    n.obj.write(y)
+                elif final:
+                    out[n.name] = concat(n.obj.out_type, [n.obj.process(y), n.obj.flush()])
+                else:
+                    out[n.name] = n.obj.process(y)
+
+        try:
+            for x in src.obj.chunks(int(chunk)):
+                result.items += len(x)
+                if on_chunk is not None:
+                    on_chunk(len(x))
+                push(x, False)
+        except OrbitlinkError as e:
+            error = e
+        push(empty(src.out_type), True)
+    finally:
+        for s in opened:
+            s.obj.close()
+        src.obj.close()
+    result.seconds = time.perf_counter() - t0
+    result.counters = {n.name: dict(n.obj.counters) for n in nodes.values()
+                       if n.kind != "block"}
+    if error is not None:
+        error.result = result
+        raise error
+    return result
 
 
 def run_chain(blocks: list[Block], chunks: Iterable, taps: Callable | None = None) -> Iterator:
@@ -47,11 +126,12 @@ def run_chain(blocks: list[Block], chunks: Iterable, taps: Callable | None = Non
 class Progress:
     """A one-line progress bar on stderr, shown only when stderr is a terminal."""
 
-    def __init__(self, total: int, label: str = "", stream=None, min_interval: float = 0.2):
+    def __init__(self, total: int, label: str = "", stream=None, min_interval: float = 0.2,
+                 enabled: bool = True):
         self.total = max(int(total), 1)
         self.label = label
         self.stream = stream or sys.stderr
-        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.enabled = enabled and bool(getattr(self.stream, "isatty", lambda: False)())
         self.done = 0
         self.t0 = time.perf_counter()
         self._last = 0.0
@@ -81,23 +161,43 @@ class Progress:
 def decode_recording(rec, link, chunk: int = 1 << 16, emit_failed: bool | None = None,
                      on_chunk: Callable | None = None, taps: Callable | None = None,
                      front: list | None = None) -> Iterator:
-    """Yield the frames (PDUs, metadata completed by ``link.finish``) that ``link``'s receiver
-    finds in the opened recording ``rec`` (SigMF, WAV or raw; a mono WAV is a receiver's audio).
+    """Yield the frames (PDUs, metadata completed by the link's ``frame_meta``) that
+    ``link``'s receiver finds in the opened recording ``rec`` (SigMF, WAV or raw; a mono WAV
+    is a receiver's audio). Runs the link's receive graph with a collecting sink.
 
     ``on_chunk(n)`` is called with the size of every chunk read (for progress); ``front``:
-    blocks run before the link's receiver (e.g. Doppler correction). A source error
-    (truncated file, bad sample) is raised after the frames decoded before it.
+    blocks run before the link's receiver (e.g. Doppler correction); ``taps(i, output)`` sees
+    the output of block ``i`` of the chain (front included). A source error (truncated file,
+    bad sample) is raised after the frames decoded before it.
     """
+    from orbitlink.drivers.files import RecordingSource
+    from orbitlink.flowgraphs.graph import link_graph
+    from orbitlink.flowgraphs.sinks import CollectSink
+
     medium = getattr(rec, "kind", "iq")
-    chain = list(front or []) + link.rx_chain(rec.samp_rate, emit_failed=emit_failed,
-                                              medium=medium)
+    out = CollectSink()
+    g = link_graph(link, "rx", rec.samp_rate, medium, front=list(front or []),
+                   emit_failed=emit_failed, source=RecordingSource(medium=medium, rec=rec),
+                   sinks=[out])
+    if taps is not None:
+        _attach_taps(g, taps)
+    try:
+        run_graph(g, chunk, on_chunk=on_chunk)
+    finally:
+        yield from out.items
 
-    def chunks():
-        for x in rec.chunks(chunk):
-            if on_chunk is not None:
-                on_chunk(len(x))
-            yield x
 
-    for frames in run_chain(chain, chunks(), taps=taps):
-        for p in frames:
-            yield link.finish(p, rec.samp_rate)
+def _attach_taps(g, taps):
+    """Wrap the chain's blocks so that ``taps(i, y)`` sees block ``i``'s output."""
+    chain = [n for n in g.order() if g.nodes[n].kind == "block"]
+    for i, name in enumerate(chain):
+        blk = g.nodes[name].obj
+        for meth in ("process", "flush"):
+            f = getattr(blk, meth)
+
+            def wrapped(*a, _f=f, _i=i):
+                y = _f(*a)
+                taps(_i, y)
+                return y
+
+            setattr(blk, meth, wrapped)

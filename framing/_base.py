@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from orbitlink.modem.block import Block, Rate
+from orbitlink.modem.block import Block, Pdu, Rate, param, register
 
 
 class BitFramer(Block):
@@ -22,3 +24,173 @@ class BitFramer(Block):
         if not pdus:
             return np.zeros(0, np.uint8)
         return np.concatenate([self.frame_bits(bytes(p.data)) for p in pdus])
+
+
+@dataclass(frozen=True)
+class FrameMetaParams:
+    """Parameters of :class:`FrameMeta`."""
+
+    index: str = param("sample", "What the deframer's sample_index counts: input samples, or "
+                       "channel bits (bit and soft-bit deframers)", choices=("sample", "bit"))
+    bits_per_symbol: int = param(1, "Channel bits per symbol", lo=1, hi=8)
+    symbol_rate: float = param(1.0, "Symbol rate", unit="Bd", lo=0.0, lo_open=True)
+    samp_rate: float = param(1.0, "Sample rate of the receiver's input", unit="Hz", lo=0.0,
+                             lo_open=True)
+
+
+@register
+class FrameMeta(Block):
+    """Completes the metadata of received frames: a bit deframer's position becomes
+    ``bit_index`` and an (approximate) ``sample_index``; ``time_s`` is added; ``crc_ok``
+    defaults to the frame's ``fcs_ok`` or ``rs_ok`` (else True: the deframer emits only
+    frames that passed its check).
+
+    Input
+    -----
+    pdu : list[Pdu]
+        Frames from a deframer; ``meta["sample_index"]`` counts input samples
+        (``index="sample"``) or channel bits (``index="bit"``).
+
+    Output
+    ------
+    pdu : list[Pdu]
+        The same frames (new Pdu objects); metadata with ``sample_index`` (input samples),
+        ``time_s`` (seconds from the first input sample), ``crc_ok`` (bool) and, for bit
+        deframers, ``bit_index``.
+    """
+
+    name = "frame_meta"
+    Params = FrameMetaParams
+    rate = Rate.PDU_TO_PDU
+    in_type = "pdu"
+    out_type = "pdu"
+    stateful = False
+
+    def _process(self, pdus):
+        return [self.finish(p) for p in pdus]
+
+    def finish(self, pdu: Pdu) -> Pdu:
+        p = self.params
+        m = dict(pdu.meta)
+        if p.index == "bit":
+            if "bit_index" not in m and "sample_index" in m:
+                m["bit_index"] = m.pop("sample_index")
+            if "bit_index" in m and "sample_index" not in m:
+                m["sample_index"] = int(round(m["bit_index"] / p.bits_per_symbol * p.samp_rate
+                                              / p.symbol_rate))
+        if "sample_index" in m and "time_s" not in m:
+            m["time_s"] = round(m["sample_index"] / p.samp_rate, 9)
+        m.setdefault("crc_ok", bool(m.get("fcs_ok", m.get("rs_ok", True))))
+        return Pdu(bytes(pdu.data), m)
+
+    @classmethod
+    def example(cls, rng):
+        pdus = [Pdu(bytes([i]), {"sample_index": int(i * 977), "fcs_ok": bool(i % 2)})
+                for i in range(6)]
+        return cls(index="bit", bits_per_symbol=2, symbol_rate=9600.0, samp_rate=48000.0), pdus
+
+
+@dataclass(frozen=True)
+class BurstParams:
+    """Parameters of :class:`Burst`."""
+
+    framer: str = param("sync_framer", "Name of the framer block (PDUs -> u8 bits)")
+    framer_params: tuple = param((), "The framer's parameters, as (name, value) pairs")
+    preamble_bits: int = param(0, "Idle bits before the first frame", unit="bits", lo=0,
+                               hi=1 << 30)
+    gap_bits: int = param(0, "Idle bits between frames", unit="bits", lo=0, hi=1 << 30)
+    postamble_bits: int = param(0, "Idle bits after the last frame", unit="bits", lo=0,
+                                hi=1 << 30)
+    seed: int = param(0, "Seed of the pseudo-random idle bits", lo=0)
+
+
+@register
+class Burst(Block):
+    """One continuous transmission: idle (pseudo-random) bits, then each frame with idle
+    bits between frames, then idle bits at the end of the stream.
+
+    The framer is built from its registered name and parameters. The idle bits come from
+    ``numpy.random.default_rng(seed)`` in transmission order (preamble, gaps, postamble), so
+    the output does not depend on how the PDUs are split into chunks. ``frame_starts`` lists
+    the output bit index where each frame begins.
+
+    Input
+    -----
+    pdu : list[Pdu]
+        Payloads, in the form the framer takes.
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Channel bits (0 or 1), MSB first, before any stream code (convolutional code,
+        line code), which follows in its own block.
+    """
+
+    name = "burst"
+    Params = BurstParams
+    rate = Rate.PDU_TO_STREAM
+    in_type = "pdu"
+    out_type = "u8"
+
+    def __init__(self, params=None, **kw):
+        from orbitlink.modem.block import REGISTRY, coerce_params
+
+        super().__init__(params, **kw)
+        p = self.params
+        cls = REGISTRY.get(p.framer)
+        if cls is None or cls.in_type != "pdu" or cls.out_type != "u8":
+            from orbitlink.modem.block import ParamError
+
+            raise ParamError(f"burst: '{p.framer}' is not a framer block (PDUs -> u8)")
+        self._framer_cls = cls
+        self._framer_params = coerce_params(cls.Params, dict(p.framer_params), p.framer)
+        self._reset()
+
+    def _reset(self):
+        if not hasattr(self, "_framer_cls"):
+            return
+        self.framer = self._framer_cls(self._framer_params)
+        self._rng = np.random.default_rng(self.params.seed)
+        self._started = False
+        self._pos = 0
+        self.frame_starts = []
+        self.last_frame_bits = 0
+
+    def _idle(self, n):
+        return self._rng.integers(0, 2, n).astype(np.uint8)
+
+    def _process(self, pdus):
+        parts = []
+        for q in pdus:
+            # the preamble before the first frame, a gap before each later one
+            idle = self._idle(self.params.gap_bits if self._started else
+                              self.params.preamble_bits)
+            self._started = True
+            parts.append(idle)
+            self._pos += len(idle)
+            fb = (self.framer.frame_bits(bytes(q.data)) if hasattr(self.framer, "frame_bits")
+                  else self.framer.process([q]))
+            self.frame_starts.append(self._pos)
+            self.last_frame_bits = len(fb)
+            self._pos += len(fb)
+            parts.append(np.asarray(fb, np.uint8))
+        return np.concatenate(parts) if parts else np.zeros(0, np.uint8)
+
+    def _flush(self):
+        parts = []
+        if not self._started:
+            parts.append(self._idle(self.params.preamble_bits))
+            self._started = True
+        tail = self.framer.flush()
+        if len(tail):
+            parts.append(np.asarray(tail, np.uint8))
+        parts.append(self._idle(self.params.postamble_bits))
+        out = np.concatenate(parts)
+        self._pos += len(out)
+        return out
+
+    @classmethod
+    def example(cls, rng):
+        pdus = [Pdu(bytes(rng.integers(0, 256, 8, dtype=np.uint8))) for _ in range(5)]
+        return cls(framer="sync_framer", framer_params=(("payload_len", 8),),
+                   preamble_bits=40, gap_bits=16, postamble_bits=24, seed=3), pdus

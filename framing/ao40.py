@@ -39,9 +39,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orbitlink import OrbitlinkError
 from orbitlink.framing._base import BitFramer
-from orbitlink.framing.errors import FrameParseError
+from orbitlink.framing.errors import FrameBuildError, FrameParseError
 from orbitlink.modem.sync import distributed_sync_search
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
 from orbitlink.modem.fec import conv as _conv
@@ -71,7 +70,7 @@ _SYMBOL_POS = (ROWS * (np.arange(CODE_SYMBOLS) % COLS) + 1 + np.arange(CODE_SYMB
 _SYNC_POS = ROWS * np.arange(COLS)
 
 
-class Ao40Error(OrbitlinkError, ValueError):
+class Ao40Error(FrameBuildError):
     """A data block the AO-40 encoder cannot carry (not 256 bytes)."""
 
 
@@ -306,3 +305,19 @@ def _seed_blocks():
 
 #: valid inputs for the fuzz targets
 FUZZ_SEEDS = {"ao40_rs_block": _seed_blocks()}
+
+
+# --------------------------------------------------------------------------------------------
+# the framing a link names (orbitlink.framing.registry)
+
+from orbitlink.framing.registry import Framing, register_framing  # noqa: E402
+
+
+class _Ao40Framing(Framing):
+    def payload_len(self, opts):
+        return 256
+
+
+register_framing(_Ao40Framing(
+    name="ao40", doc="FUNcube / AO-40 FEC: 256-byte blocks, 5200 channel bits, distributed sync",
+    framer=Ao40Framer, deframer=Ao40Deframer, index="bit"))

@@ -58,8 +58,7 @@ from dataclasses import dataclass
 import construct as cs
 import numpy as np
 
-from orbitlink import OrbitlinkError
-from orbitlink.framing.errors import FrameParseError
+from orbitlink.framing.errors import FrameBuildError, FrameParseError
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
 from orbitlink.modem.fec.crc import as_bytes as _as_bytes
 from orbitlink.modem.fec.golay import golay24_decode, golay24_encode
@@ -94,7 +93,7 @@ GolayLengthWord = cs.BitStruct(
 )
 
 
-class Ax100Error(OrbitlinkError, ValueError):
+class Ax100Error(FrameBuildError):
     """A payload or option that an AX100 frame cannot carry (encoding side)."""
 
 
@@ -530,3 +529,22 @@ class Ax100DeframerSoft(Ax100Deframer):
 FUZZ_TARGETS = {"ax100_frame": decode_asm_frame,
                 "ax100_frame_flags": functools.partial(decode_asm_frame, honor_flags=True),
                 "ax100_rs_frame": decode_rs_frame, "ax100_length": decode_length}
+
+
+# --------------------------------------------------------------------------------------------
+# the framing a link names (orbitlink.framing.registry)
+
+from orbitlink.framing.registry import Framing, register_framing  # noqa: E402
+
+
+class _Ax100Framing(Framing):
+    def random_payload(self, opts, rng, i):
+        # TC Transfer Frames make payloads of varied length with a structure of their own
+        from orbitlink.framing import ccsds_tc
+
+        return ccsds_tc.random_frame(rng, super().random_payload(opts, rng, i), i)
+
+
+register_framing(_Ax100Framing(
+    name="ax100", doc="GOMspace NanoCom AX100: ASM+Golay mode or Reed-Solomon mode",
+    framer=Ax100Framer, deframer=Ax100DeframerSoft, presets={"allow_inverted": True}, index="bit"))

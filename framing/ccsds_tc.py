@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import binascii
 
+import numpy as np
 from construct import (BitsInteger, BitStruct, Bytes, Const, ConstructError, Flag, If, Int16ub,
                        Struct, Terminated, this)
 
-from orbitlink.framing.errors import FrameParseError
+from orbitlink.framing.errors import FrameBuildError, FrameParseError, construct_reason
 
 __all__ = ["TcPrimaryHeader", "TcTransferFrame", "parse", "build", "size", "frame_length",
            "FUZZ_TARGETS", "MAX_FRAME_LEN", "PRIMARY_HEADER_LEN"]
@@ -86,10 +87,14 @@ def parse(frame: bytes, *, fecf: bool = True, check_fecf: bool = True):
         raise FrameParseError(f"TC frame length field says {n} octets, got {len(frame)}")
     if n < size(1, fecf):
         raise FrameParseError(f"TC frame of {n} octets has no data field")
+    if frame[0] >> 6:
+        raise FrameParseError(f"TC frame version number is {frame[0] >> 6}, not 0")
+    if frame[0] & 0x0C:
+        raise FrameParseError("TC frame reserved spare bits are not 0")
     try:
         c = TcTransferFrame.parse(frame, fecf=fecf)
     except (ConstructError, ValueError) as e:
-        raise FrameParseError(f"TC frame is invalid: {str(e).splitlines()[0]}") from None
+        raise FrameParseError(f"TC frame is invalid ({construct_reason(e)})") from None
     if fecf and check_fecf and binascii.crc_hqx(frame[:-2], 0xFFFF) != \
             c.frame_error_control_field:
         raise FrameParseError("TC frame FECF (CRC-16) check failed")
@@ -99,11 +104,25 @@ def parse(frame: bytes, *, fecf: bool = True, check_fecf: bool = True):
 def build(data: bytes, *, scid: int = 0, vcid: int = 0, sequence_number: int = 0,
           bypass: bool = False, control_command: bool = False, fecf: bool = True) -> bytes:
     """Build a TC Transfer Frame around ``data`` (the data field, 1..1019 octets with the FECF,
-    1..1019 + 2 without), computing Frame Length and, when ``fecf``, the FECF."""
+    1..1019 + 2 without), computing Frame Length and, when ``fecf``, the FECF.
+
+    Raises
+    ------
+    FrameBuildError
+        An empty or too long data field, or a Spacecraft Identifier (0..1023) or Virtual
+        Channel Identifier (0..63) out of range; the sequence number is taken mod 256.
+    """
     n = size(len(data), fecf)
     if not data or n > MAX_FRAME_LEN:
-        raise ValueError(f"TC frame data field of {len(data)} octets makes a frame of {n} "
-                         f"octets (1..{MAX_FRAME_LEN} with a data field)")
+        raise FrameBuildError(f"TC frame data field of {len(data)} octets makes a frame of {n} "
+                              f"octets (1..{MAX_FRAME_LEN} with a data field)")
+    for what, v, hi in (("Spacecraft Identifier", scid, 1023),
+                        ("Virtual Channel Identifier", vcid, 63)):
+        if not isinstance(v, (int, np.integer)) or not 0 <= v <= hi:
+            raise FrameBuildError(f"TC frame {what} must be an integer 0..{hi}, got {v!r}")
+    if not isinstance(sequence_number, (int, np.integer)):
+        raise FrameBuildError(f"TC frame sequence number must be an integer, got "
+                              f"{sequence_number!r}")
     hdr = TcPrimaryHeader.build(dict(
         bypass_flag=bypass, control_command_flag=control_command, spacecraft_identifier=scid,
         virtual_channel_identifier=vcid, frame_length=n - 1,
@@ -127,3 +146,10 @@ FUZZ_SEEDS = {
     "tc_frame_nofecf": [build(b"command", fecf=False), build(b"\x01", control_command=True,
                                                              fecf=False)],
 }
+
+
+def random_frame(rng, data: bytes, i: int, fecf: bool = True) -> bytes:
+    """A TC Transfer Frame around ``data[:200]`` with random SCID and VCID (loopback payloads;
+    ``rng`` is drawn from in order: SCID, then VCID)."""
+    return build(data[:200], scid=int(rng.integers(0, 1024)), vcid=int(rng.integers(0, 64)),
+                 sequence_number=i % 256, fecf=fecf)

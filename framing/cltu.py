@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from orbitlink.framing import ccsds_tc
-from orbitlink.framing.errors import FrameParseError
+from orbitlink.framing.errors import FrameBuildError, FrameParseError
 from orbitlink.framing._base import BitFramer
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
 from orbitlink.modem.fec.bch import BchStatus, bch_decode, bch_encode
@@ -79,10 +79,15 @@ def build_cltu(tc_frame: bytes, randomize: bool = False) -> bytes:
     bytes
         Start sequence, ``ceil(len / 7)`` codeblocks (fill 0x55), tail sequence; sent MSB
         first (``np.unpackbits`` gives the bit stream).
+
+    Raises
+    ------
+    FrameBuildError
+        ``tc_frame`` is empty.
     """
     data = bytes(tc_frame)
     if not data:
-        raise ValueError("a CLTU needs at least one octet to carry")
+        raise FrameBuildError("a CLTU needs at least one octet to carry")
     if randomize:
         data = _randomize(data)
     data += bytes([FILL]) * (-len(data) % 7)
@@ -117,7 +122,11 @@ def parse_cltu(cltu: bytes, randomize: bool = False, mode: str = "sec") -> tuple
     FrameParseError
         No start sequence, a length that is not start + n codeblocks + tail, an uncorrectable
         codeblock before the tail, or a missing tail.
+    FrameBuildError
+        ``mode`` is not ``"sec"`` or ``"ted"``.
     """
+    if mode not in ("sec", "ted"):
+        raise FrameBuildError(f"CLTU decoding mode must be 'sec' or 'ted', got {mode!r}")
     cltu = bytes(cltu)
     if cltu[:2] != START_SEQUENCE:
         raise FrameParseError("CLTU does not begin with the start sequence EB90")
@@ -299,3 +308,105 @@ class CltuEncoder(BitFramer):
                                                                    self.params.randomize)
         return np.unpackbits(np.frombuffer(raw, np.uint8))
 
+
+
+# --------------------------------------------------------------------------------------------
+# the TC frame check after the decoder, and the framing a link names
+
+
+@dataclass(frozen=True)
+class TcFrameCheckParams:
+    """Parameters of :class:`TcFrameCheck`."""
+
+    fecf: bool = param(True, "The TC frames end with a Frame Error Control Field (CRC-16)")
+
+
+@register
+class TcFrameCheck(Block):
+    """Sets ``crc_ok`` of each PDU from a TC Transfer Frame parse (header lengths and, with
+    ``fecf``, the CRC); a PDU whose metadata already has ``crc_ok`` passes unchanged.
+
+    Input
+    -----
+    pdu : list[Pdu]
+        TC Transfer Frames (CCSDS 232.0-B), e.g. from :class:`CltuDecoder`.
+
+    Output
+    ------
+    pdu : list[Pdu]
+        The same frames (new Pdu objects), metadata with ``crc_ok`` (bool).
+    """
+
+    name = "tc_check"
+    Params = TcFrameCheckParams
+    rate = Rate.PDU_TO_PDU
+    in_type = "pdu"
+    out_type = "pdu"
+    stateful = False
+
+    def _process(self, pdus):
+        from orbitlink.framing import ccsds_tc
+
+        out = []
+        for p in pdus:
+            meta = dict(p.meta)
+            if "crc_ok" not in meta:
+                try:
+                    ccsds_tc.parse(bytes(p.data), fecf=self.params.fecf)
+                    meta["crc_ok"] = True
+                except FrameParseError:
+                    meta["crc_ok"] = False
+            out.append(Pdu(bytes(p.data), meta))
+        return out
+
+    @classmethod
+    def example(cls, rng):
+        from orbitlink.framing import ccsds_tc
+
+        good = ccsds_tc.build(b"hello", scid=5, vcid=1)
+        return cls(), [Pdu(good, {"i": 0}), Pdu(good[:-1] + b"\x00", {"i": 1}),
+                       Pdu(b"\x01\x02", {"i": 2}), Pdu(good, {"crc_ok": False})]
+
+
+from orbitlink.framing.registry import Framing, register_framing  # noqa: E402
+
+
+class _CltuFraming(Framing):
+    """TC Transfer Frames in CLTUs, NRZ-M line coded unless ``nrzm: false``."""
+
+    def tx_bit_blocks(self, opts, ctx, where=""):
+        if not opts["nrzm"]:
+            return []
+        from orbitlink.modem.fec.line import NrzmEncoder
+
+        return [NrzmEncoder()]
+
+    def rx_blocks(self, opts, ctx, emit_failed=None, where=""):
+        head = []
+        if opts["nrzm"]:
+            from orbitlink.modem.fec.line import NrzmDecoderSoft, Slicer
+
+            head = [NrzmDecoderSoft(), Slicer()]
+        return head + [self.deframer_block(opts, ctx, emit_failed, where),
+                       TcFrameCheck(fecf=bool(opts["fecf"]))]
+
+    def check_payload(self, opts, data, ctx):
+        from orbitlink.framing import ccsds_tc
+
+        try:
+            ccsds_tc.parse(data, fecf=bool(opts["fecf"]))
+        except FrameParseError as e:
+            return str(e).rstrip(".")
+        return None
+
+    def random_payload(self, opts, rng, i):
+        from orbitlink.framing import ccsds_tc
+
+        return ccsds_tc.random_frame(rng, super().random_payload(opts, rng, i), i,
+                                     bool(opts["fecf"]))
+
+
+register_framing(_CltuFraming(
+    name="cltu", doc="CCSDS TC: TC Transfer Frames in CLTUs (BCH codeblocks), NRZ-M",
+    framer=CltuEncoder, deframer=CltuDecoder, link_keys={"nrzm": True, "fecf": True},
+    index="bit"))

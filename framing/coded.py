@@ -394,3 +394,89 @@ class CodedDeframer(Block):
         rec["z"] = z
         rec["t"] = 4.0 * np.arange(len(z))
         return cls(payload_len=24, rs_e=0, crc="crc16", conv="none", modulation="qpsk"), rec
+
+
+# --------------------------------------------------------------------------------------------
+# the framing a link names (orbitlink.framing.registry)
+
+from orbitlink.framing.errors import FrameParseError  # noqa: E402
+from orbitlink.framing.registry import Framing, register_framing  # noqa: E402
+
+
+class _CcsdsFraming(Framing):
+    """CCSDS 131.0-B coded frames; with ``packets: true`` the payloads are Space Packets carried
+    in TM Transfer Frames of virtual channel ``vcid`` (packetizer before the framer, VC
+    demultiplexer after the deframer)."""
+
+    def _frame_len(self, opts):
+        return int(opts.get("payload_len", CodedFrameParams.payload_len))
+
+    def tx_frame_blocks(self, opts, ctx, where=""):
+        head = []
+        if opts.get("packets"):
+            from orbitlink.framing.space_packet import TmPacketizer
+
+            head.append(TmPacketizer(frame_len=self._frame_len(opts), scid=int(opts["scid"]),
+                                     vcid=int(opts["vcid"]), fecf=True))
+        return head + [self.framer_block(opts, ctx, where)]
+
+    def tx_bit_blocks(self, opts, ctx, where=""):
+        p = self.framer_block(opts, ctx, where).params
+        out = []
+        if p.differential:  # NRZ-M precoding before the convolutional encoder
+            from orbitlink.modem.fec.line import NrzmEncoder
+
+            out.append(NrzmEncoder())
+        if p.conv != "none":
+            from orbitlink.modem.fec.conv import ConvEncoder
+
+            out.append(ConvEncoder(variant=p.conv, rate=p.conv_rate))
+        return out
+
+    def rx_blocks(self, opts, ctx, emit_failed=None, where=""):
+        out = [self.deframer_block(opts, ctx, emit_failed, where)]
+        if opts.get("packets"):
+            from orbitlink.framing.ccsds_tm import TmFrameDemux
+
+            out.append(TmFrameDemux(frame_len=self._frame_len(opts), fecf=True))
+        return out
+
+    def stream_code_rate(self, opts, ctx):
+        p = self.framer_block(opts, ctx).params
+        if p.conv == "none":
+            return 1.0
+        from orbitlink.modem.fec.conv import ConvEncoder
+
+        return ConvEncoder(variant=p.conv, rate=p.conv_rate).code.rate
+
+    def code_rate(self, opts, ctx):
+        fr = self.framer_block(opts, ctx)
+        return self.stream_code_rate(opts, ctx) * fr.params.payload_len / fr.frame_bytes
+
+    def payload_len(self, opts):
+        return None if opts.get("packets") else self._frame_len(opts)
+
+    def check_payload(self, opts, data, ctx):
+        if not opts.get("packets"):
+            return super().check_payload(opts, data, ctx)
+        from orbitlink.framing import space_packet
+
+        try:
+            space_packet.parse(data)
+        except FrameParseError as e:
+            return str(e).rstrip(".")
+        return None
+
+    def random_payload(self, opts, rng, i):
+        if not opts.get("packets"):
+            return super().random_payload(opts, rng, i)
+        from orbitlink.framing import space_packet
+
+        data = super().random_payload(opts, rng, i)
+        return space_packet.build(int(rng.integers(1, 2000)), data, sequence_count=i % 16384)
+
+
+register_framing(_CcsdsFraming(
+    name="ccsds", doc="CCSDS 131.0-B: ASM + randomized RS frames, optional convolutional code",
+    framer=CodedFramer, deframer=CodedDeframer, context=("modulation", "samp_rate"),
+    link_keys={"packets": False, "scid": 0, "vcid": 0}, emit_failed="emit_failed"))

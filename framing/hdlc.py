@@ -240,3 +240,36 @@ def _fuzz_deframe(data: bytes) -> list[Pdu]:
 
 
 FUZZ_TARGETS = {"hdlc_deframer": _fuzz_deframe}
+
+
+# --------------------------------------------------------------------------------------------
+# the framing a link names (orbitlink.framing.registry)
+
+from orbitlink.framing.registry import Framing, register_framing  # noqa: E402
+
+
+class _HdlcFraming(Framing):
+    """AX.25 frames over HDLC: a payload is an AX.25 frame without its FCS."""
+
+    def check_payload(self, opts, data, ctx):
+        from orbitlink.framing import ax25
+
+        try:
+            ax25.parse(data)
+        except FrameParseError as e:
+            return str(e).rstrip(".")
+        return None
+
+    def random_payload(self, opts, rng, i):
+        from orbitlink.framing import ax25
+
+        data = super().random_payload(opts, rng, i)
+        return ax25.build(ax25.ui_frame("CQ", f"N0CALL-{i % 16}", data))
+
+
+register_framing(_HdlcFraming(
+    name="hdlc", doc="AX.25 over HDLC (flags, bit stuffing, FCS), optional NRZI and G3RUH",
+    framer=HdlcFramer, deframer=HdlcDeframer,
+    # links send 16 flags of preamble, NRZI-coded, as TNCs do; the bare block sends one
+    presets={"nrzi": True, "preamble_flags": 16, "postamble_flags": 4},
+    emit_failed="emit_bad_fcs", index="bit"))

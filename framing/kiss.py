@@ -17,15 +17,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from orbitlink.framing.errors import FrameParseError
+from orbitlink import OrbitlinkError
+from orbitlink.framing.errors import FrameBuildError, FrameParseError
 
 __all__ = ["FEND", "FESC", "TFEND", "TFESC", "CMD_DATA", "KissFrame", "escape", "unescape",
            "encode", "decode", "decode_stream", "KissDecoder", "read_kiss_file",
-           "write_kiss_file", "FUZZ_TARGETS"]
+           "write_kiss_file", "KissFileError", "FUZZ_TARGETS"]
 
 FEND, FESC, TFEND, TFESC = 0xC0, 0xDB, 0xDC, 0xDD
 CMD_DATA = 0
 CMD_RETURN = 0xFF
+
+
+class KissFileError(OrbitlinkError, OSError):
+    """A ``.kiss`` file that cannot be read or written (message: one sentence naming it)."""
 
 
 @dataclass(frozen=True)
@@ -73,11 +78,16 @@ def unescape(data: bytes) -> bytes:
 
 
 def encode(data: bytes, port: int = 0, command: int = CMD_DATA) -> bytes:
-    """One KISS frame: ``C0, port << 4 | command, escape(data), C0``."""
+    """One KISS frame: ``C0, port << 4 | command, escape(data), C0``.
+
+    Raises :class:`~orbitlink.framing.errors.FrameBuildError` when ``port`` or ``command`` is
+    not an integer 0..15.
+    """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"KISS encode needs bytes, not {type(data).__name__}")
-    if not (0 <= port <= 15 and 0 <= command <= 15):
-        raise ValueError(f"KISS port {port} and command {command} must be in 0..15")
+    for what, v in (("port", port), ("command", command)):
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 15:
+            raise FrameBuildError(f"KISS {what} must be an integer 0..15, got {v!r}")
     return bytes((FEND, (port << 4) | command)) + escape(data) + bytes((FEND,))
 
 
@@ -172,18 +182,32 @@ def decode_stream(data: bytes) -> list[KissFrame]:
 
 
 def read_kiss_file(path: str | os.PathLike, data_only: bool = True) -> list[bytes] | list[KissFrame]:
-    """Frames of a ``.kiss`` file: the data-frame payloads (``data_only``) or every frame."""
-    with open(path, "rb") as fh:
-        frames = decode_stream(fh.read())
+    """Frames of a ``.kiss`` file: the data-frame payloads (``data_only``) or every frame.
+
+    Malformed frames are skipped (see :class:`KissDecoder`); a file that cannot be read raises
+    :class:`KissFileError`.
+    """
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as e:
+        raise KissFileError(f"{os.fspath(path)}: cannot read the KISS file "
+                            f"({e.strerror or e})") from None
+    frames = decode_stream(raw)
     return [f.data for f in frames if f.is_data] if data_only else frames
 
 
 def write_kiss_file(path: str | os.PathLike, frames, port: int = 0) -> None:
-    """Write frames (bytes, data frames on ``port``) as a ``.kiss`` file."""
-    with open(path, "wb") as fh:
-        for f in frames:
-            fh.write(encode(f, port) if not isinstance(f, KissFrame)
-                     else encode(f.data, f.port, f.command))
+    """Write frames (bytes, data frames on ``port``) as a ``.kiss`` file (:class:`KissFileError`
+    when it cannot be written)."""
+    try:
+        with open(path, "wb") as fh:
+            for f in frames:
+                fh.write(encode(f, port) if not isinstance(f, KissFrame)
+                         else encode(f.data, f.port, f.command))
+    except OSError as e:
+        raise KissFileError(f"{os.fspath(path)}: cannot write the KISS file "
+                            f"({e.strerror or e})") from None
 
 
 def _fuzz_stream(data: bytes) -> list[KissFrame]:
@@ -191,3 +215,24 @@ def _fuzz_stream(data: bytes) -> list[KissFrame]:
 
 
 FUZZ_TARGETS = {"kiss": decode, "kiss_stream": _fuzz_stream}
+
+
+def iter_kiss_file(path: str | os.PathLike, block_size: int = 1 << 16):
+    """The data-frame payloads of a ``.kiss`` file, read block by block (any file size).
+
+    Malformed frames are skipped as by :func:`read_kiss_file`; a file that cannot be read raises
+    :class:`KissFileError`.
+    """
+    dec = KissDecoder(max_frame=1 << 20)
+    try:
+        with open(path, "rb") as fh:
+            while True:
+                raw = fh.read(block_size)
+                if not raw:
+                    break
+                for f in dec.feed(raw):
+                    if f.is_data:
+                        yield f.data
+    except OSError as e:
+        raise KissFileError(f"{os.fspath(path)}: cannot read the KISS file "
+                            f"({e.strerror or e})") from None

@@ -247,3 +247,20 @@ class SyncDeframer(Block):
         sym = PskDemodulator(modulation="8psk", symbol_rate=1.0, samp_rate=4.0,
                              acq_symbols=64).run(x.astype(np.complex64))
         return cls(modulation="8psk", payload_len=6, samp_rate=4.0), sym
+
+
+# --------------------------------------------------------------------------------------------
+# the framing a link names (orbitlink.framing.registry)
+
+from orbitlink.framing.registry import Framing, register_framing  # noqa: E402
+
+
+class _SyncCrcFraming(Framing):
+    def payload_len(self, opts):
+        return int(opts.get("payload_len", SyncFrameParams.payload_len))
+
+
+register_framing(_SyncCrcFraming(
+    name="sync_crc", doc="sync word + fixed-length payload + CRC (interim framing)",
+    framer=SyncFramer, deframer=SyncDeframer,
+    context=("modulation", "differential", "samp_rate", "symbol_rate")))

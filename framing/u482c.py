@@ -37,10 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orbitlink import OrbitlinkError
 from orbitlink.framing.ax100 import (FLAG_RS, RS_PARITY, decode_length, encode_length,
                                      parse_length_field)
-from orbitlink.framing.errors import FrameParseError
+from orbitlink.framing.errors import FrameBuildError, FrameParseError
 from orbitlink.modem.sync import asm_search
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
 from orbitlink.modem.fec import conv as _conv
@@ -60,7 +59,7 @@ _SYNC_BITS = np.unpackbits(np.frombuffer(SYNC.to_bytes(4, "big"), np.uint8))
 HEADER_BITS = 24
 
 
-class U482cError(OrbitlinkError, ValueError):
+class U482cError(FrameBuildError):
     """A payload or flag combination that a U482C frame cannot carry (encoding side)."""
 
 
@@ -364,3 +363,22 @@ def _seeds():
 FUZZ_TARGETS = {"u482c_frame": decode_frame}
 #: valid inputs for the fuzz targets
 FUZZ_SEEDS = {"u482c_frame": _seeds()}
+
+
+# --------------------------------------------------------------------------------------------
+# the framing a link names (orbitlink.framing.registry)
+
+from orbitlink.framing.registry import Framing, register_framing  # noqa: E402
+
+
+class _U482cFraming(Framing):
+    def random_payload(self, opts, rng, i):
+        # TC Transfer Frames make payloads of varied length with a structure of their own
+        from orbitlink.framing import ccsds_tc
+
+        return ccsds_tc.random_frame(rng, super().random_payload(opts, rng, i), i)
+
+
+register_framing(_U482cFraming(
+    name="u482c", doc="GOMspace U482C: ASM + Golay header, optional conv / scrambler / RS per frame",
+    framer=U482cFramer, deframer=U482cDeframer, index="bit"))

@@ -30,17 +30,11 @@ import numpy as np
 
 from orbitlink.modem._kernels import fsk as K
 from orbitlink.modem.block import Block, ParamError, Rate, param, register
+from orbitlink.modem.filters import loop_gains, lowpass
 
 __all__ = ["FskModulator", "AfskModulator", "QuadratureDemod", "AfskDiscriminator",
            "FskClockRecovery", "FskDemodulator", "GmskCoherentDemodulator", "gaussian_half",
-           "laurent_c0", "lowpass_taps", "msk_freq"]
-
-
-def _loop_gains(bn: float, zeta: float) -> tuple[float, float]:
-    """Proportional and integral gains of a 2nd-order loop, bandwidth bn (per update)."""
-    th = bn / (zeta + 0.25 / zeta)
-    d = 1 + 2 * zeta * th + th * th
-    return 4 * zeta * th / d, 4 * th * th / d
+           "laurent_c0", "msk_freq"]
 
 
 def gaussian_half(bt: float) -> tuple[float, float]:
@@ -252,13 +246,6 @@ class QuadratureDemod(Block):
         return cls(gain=2.0), x
 
 
-def lowpass_taps(cutoff: float, ntaps: int) -> np.ndarray:
-    """Hann-windowed sinc low-pass, cutoff in cycles/sample, unit DC gain (float64)."""
-    m = np.arange(ntaps) - (ntaps - 1) / 2
-    h = 2 * cutoff * np.sinc(2 * cutoff * m) * np.hanning(ntaps + 2)[1:-1]
-    return h / h.sum()
-
-
 @dataclass(frozen=True)
 class AfskDiscriminatorParams:
     symbol_rate: float = param(1200.0, "Symbol rate", unit="Bd", lo=0.0, lo_open=True)
@@ -298,7 +285,7 @@ class AfskDiscriminator(Block):
         self.decim = p.decim or max(1, min(int(sps // 8), int(p.samp_rate // (3 * cutoff))))
         self.out_rate = p.samp_rate / self.decim
         ntaps = max(5, int(round(2 * sps)) | 1)
-        self._taps = lowpass_taps(cutoff / p.samp_rate, ntaps)
+        self._taps = lowpass(cutoff / p.samp_rate, ntaps, "hann_open")
         self._fc = 0.5 * (p.mark + p.space) / p.samp_rate
         # normalise: rad/sample at the output rate -> (f - fc) / ((mark - space) / 2)
         self._gain = self.out_rate / (2 * math.pi) / (0.5 * (p.mark - p.space))
@@ -372,7 +359,7 @@ class FskClockRecovery(Block):
 
     def _reset(self):
         p = self.params
-        kp, ki = _loop_gains(p.timing_bw, p.damping)
+        kp, ki = loop_gains(p.timing_bw, p.damping)
         prm = np.zeros(K.CP_N)
         prm[K.CP_SPS] = p.sps
         prm[K.CP_W] = p.window * p.sps
@@ -495,7 +482,7 @@ class FskDemodulator(Block):
             cutoff = (p.bandwidth or (0.7 if p.bt > 0 else 1.0)) / sps
             if cutoff < 0.5:
                 ntaps = max(5, int(round(4 * sps)) | 1)
-                self._taps = lowpass_taps(cutoff, ntaps).astype(np.float32)
+                self._taps = lowpass(cutoff, ntaps, "hann_open").astype(np.float32)
                 self._hist = np.zeros(ntaps - 1, np.complex64)
                 # decimate where sps is large (the filter output needs > 2.5 cutoff)
                 self.decim = max(1, min(int(sps // 8), int(0.4 / cutoff)))
@@ -664,7 +651,7 @@ class GmskCoherentDemodulator(Block):
         self._sps = sps
         cutoff = min(p.bandwidth / sps, 0.45)
         ntaps = max(5, int(round(4 * sps)) | 1)
-        self._taps = lowpass_taps(cutoff, ntaps).astype(np.float32)
+        self._taps = lowpass(cutoff, ntaps, "hann_open").astype(np.float32)
         self._fhist = np.zeros(ntaps - 1, np.complex64)
         self._prev = np.zeros(1, np.complex64)
         self.clock = FskClockRecovery(sps=sps, window=0.8 if p.bt > 0 else 1.0,
@@ -673,7 +660,7 @@ class GmskCoherentDemodulator(Block):
         # clock time t -> centre of the frequency pulse in IQ samples, + half a symbol
         self._shift = self._CR_TO_IQ - (ntaps - 1) / 2 + 0.5 * sps
         self._c0, self._half_span = laurent_c0(p.bt, 256)
-        self._c1, self._c2 = _loop_gains(p.carrier_bw, 0.707)
+        self._c1, self._c2 = loop_gains(p.carrier_bw, 0.707)
         self._state = np.zeros(K.GC_NSTATE)
         self._xb = np.zeros(0, np.complex64)
         self._base = 0
@@ -754,3 +741,15 @@ class GmskCoherentDemodulator(Block):
         x = x * np.exp(2j * np.pi * 0.005 * np.arange(len(x)) + 1.0j)
         x = x + 0.1 * (rng.standard_normal(len(x)) + 1j * rng.standard_normal(len(x)))
         return cls(symbol_rate=1000.0, samp_rate=4500.0, acq_symbols=128), x.astype(np.complex64)
+
+
+# --------------------------------------------------------------------------------------------
+# the modulations a link can name (orbitlink.modem.modulation.MODULATION_TYPES)
+
+from orbitlink.modem.modulation import ModulationType, register_modulation  # noqa: E402
+
+for _m in (ModulationType("fsk", "fsk", 1, 1, "2-FSK, rectangular pulses (G3RUH 9600)"),
+           ModulationType("gfsk", "fsk", 1, 1, "2-FSK with a Gaussian pulse (BT)"),
+           ModulationType("gmsk", "fsk", 1, 1, "GMSK: Gaussian 2-FSK with h = 1/2"),
+           ModulationType("afsk", "fsk", 1, 1, "audio FSK: mark and space tones, FM")):
+    register_modulation(_m)

@@ -185,3 +185,55 @@ def m2m4(z: np.ndarray) -> tuple[float, float]:
     s = np.sqrt(max(2 * m2 * m2 - m4, 0.0))
     n = max(m2 - s, 1e-6 * m2 + 1e-30)
     return s, n
+
+
+# --------------------------------------------------------------------------------------------
+# The modulation registry: every modulation a link can name, declared once beside its blocks
+# (PSK here, the FSK family in orbitlink.modem.fsk).
+
+
+@dataclass(frozen=True)
+class ModulationType:
+    """A modulation a link file can name.
+
+    Attributes
+    ----------
+    name : str
+        The link's ``modulation`` key.
+    family : {"psk", "fsk"}
+        Which receive and transmit chains serve it (PSK: ``PskModulator`` /
+        ``PskDemodulator``; FSK family: the modulators and demodulators of
+        :mod:`orbitlink.modem.fsk`).
+    bits_per_symbol : int
+        Channel bits a symbol carries.
+    line_power : int
+        M of the spectral line of x^M that shows the carrier (blind Doppler search); 1 when
+        the signal itself is searched.
+    doc : str
+    """
+
+    name: str
+    family: str
+    bits_per_symbol: int
+    line_power: int
+    doc: str = ""
+
+
+#: name -> :class:`ModulationType`
+MODULATION_TYPES: dict[str, ModulationType] = {}
+
+
+def register_modulation(m: ModulationType) -> ModulationType:
+    if m.family not in ("psk", "fsk"):
+        raise ValueError(f"modulation {m.name!r}: unknown family {m.family!r}")
+    if m.name in MODULATION_TYPES and MODULATION_TYPES[m.name] != m:
+        raise ValueError(f"modulation {m.name!r} registered twice")
+    MODULATION_TYPES[m.name] = m
+    return m
+
+
+for _m in (ModulationType("bpsk", "psk", 1, 2, "binary PSK (bit 1 -> +1)"),
+           ModulationType("qpsk", "psk", 2, 4, "Gray-coded QPSK, first bit on I"),
+           ModulationType("oqpsk", "psk", 2, 4, "offset QPSK (Q delayed by half a symbol)"),
+           ModulationType("8psk", "psk", 3, 1, "Gray-labelled 8PSK")):
+    register_modulation(_m)

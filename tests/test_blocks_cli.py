@@ -31,29 +31,34 @@ def test_blocks_shows_one_block_and_rejects_unknown(capsys):
     assert "unknown block 'nope'" in capsys.readouterr().err
 
 
-def test_expand_gives_a_valid_explicit_graph_for_every_link(capsys):
-    import yaml
-
+def test_expand_gives_a_valid_explicit_graph_for_every_link(tmp_path, capsys):
+    """Every link expands, for both media and both directions, into a graph file that loads
+    back (every parameter valid, every connection between ports of the same stream type):
+    the receiver from the medium's samples to frames, the transmitter from payloads to the
+    medium's samples. (The old expansion was two lists with "each block feeds the next".)"""
+    from orbitlink.flowgraphs.graph import load_graph
     from orbitlink.flowgraphs.links import link_names
-    from orbitlink.modem.block import coerce_params
 
-    reg = all_blocks()
+    ends = {"iq": "c64", "audio": "f32"}
     for name in link_names():
         for medium in ("iq", "audio"):
-            assert main(["expand", "--link", name, "--medium", medium]) == 0
-            g = yaml.safe_load(capsys.readouterr().out)
-            assert g["link"] == name and g["tx"] and g["rx"] and g["medium"] == medium
-            # the medium's type at both ends
-            ends = {"iq": "c64", "audio": "f32"}[medium]
-            blocks = {}
-            for chain in ("tx", "rx"):
-                blocks[chain] = []
-                for node in g[chain]:
-                    cls = reg[node["block"]]
-                    p = coerce_params(cls.Params, node["params"], node["block"])  # all valid
-                    blocks[chain].append(cls(p))
-            assert blocks["tx"][-1].out_type == ends and blocks["rx"][0].in_type == ends
-            # the stream types chain: each block's output type is the next one's input type
-            for chain in blocks.values():
-                types = [(b.in_type, b.out_type) for b in chain]
-                assert all(a[1] == b[0] for a, b in zip(types, types[1:])), (name, types)
+            for tx in (False, True):
+                out = tmp_path / f"{name}-{medium}-{tx}.yaml"
+                assert main(["expand", "--link", name, "--medium", medium, "-o", str(out),
+                             *(["--tx"] if tx else [])]) == 0
+                g = load_graph(str(out))
+                assert g.link == name and g.medium == medium
+                up = g.upstream()
+                chain = [n for n in g.order() if g.nodes[n].kind == "block"]
+                if tx:
+                    assert g.source.type == "payload_source"
+                    assert g.nodes[chain[0]].obj.in_type == "pdu"
+                    assert g.nodes[chain[-1]].obj.out_type == ends[medium]
+                else:
+                    assert g.source.type == "recording_source"
+                    assert g.source.out_type == ends[medium]
+                    assert g.nodes[chain[-1]].type == "frame_meta"
+                # a linear chain from the source to the sinks
+                for a, b in zip(chain, chain[1:]):
+                    assert up[b] == a
+    capsys.readouterr()

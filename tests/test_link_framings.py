@@ -90,7 +90,9 @@ def test_kiss_file_in_and_out(tmp_path, capsys):
 def test_expand_lists_the_framing_blocks(link, capsys):
     assert main(["expand", "--link", link, "--json"]) == 0
     g = json.loads(capsys.readouterr().out)
-    names = [n["block"] for n in g["rx"]]
-    expected = {"ax25-bpsk-g3ruh": "hdlc_deframer", "ccsds-tm": "tm_demux",
-                "tc-uplink": "cltu_decoder"}[link]
-    assert names[-1] == expected
+    names = [n["type"] for n in g["blocks"].values()]
+    expected = {"ax25-bpsk-g3ruh": ["hdlc_deframer"], "ccsds-tm": ["tm_demux"],
+                "tc-uplink": ["cltu_decoder", "tc_check"]}[link]
+    # the framing's receive blocks end the chain, before the frame metadata and the sink
+    assert names[-2 - len(expected):-2] == expected and names[-2:] == ["frame_meta",
+                                                                       "frames_sink"]

@@ -1,0 +1,479 @@
+"""The top layer's sources and sinks: frames as text or JSON lines, KISS files, plots, WAV
+recordings, payload files (:mod:`orbitlink.drivers.interfaces` has the interface; the file and
+radio drivers have their own).
+
+``frames_sink`` prints what ``orbitlink decode`` prints: one line per frame, as text or (with
+``format: json``) one JSON object per frame with ``sample_index``, ``time_s``, ``time_utc``
+(when the source knows the time of its first sample), ``hex`` and the frame's metadata.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+
+from orbitlink import OrbitlinkError
+from orbitlink.drivers.interfaces import Sink, Source, StreamInfo, register_sink, \
+    register_source
+from orbitlink.modem.block import Pdu, param
+
+__all__ = ["FramesSink", "KissSink", "ConstellationSink", "SpectrumSink", "WavSink",
+           "PayloadSource", "CollectSink", "frame_record"]
+
+
+class SinkError(OrbitlinkError):
+    """A sink cannot write where it was told to."""
+
+
+def parse_time(s):
+    """A SigMF ``core:datetime`` as a naive UTC datetime, or None."""
+    if not s:
+        return None
+    try:
+        return _dt.datetime.fromisoformat(str(s).replace("Z", "+00:00")).replace(tzinfo=None)
+    except ValueError:
+        return None
+
+
+def frame_record(pdu, rec_time=None) -> dict:
+    """The JSON object of a received frame (``decode --json``)."""
+    d = {"sample_index": pdu.meta["sample_index"], "time_s": pdu.meta["time_s"]}
+    if rec_time is not None:
+        t = rec_time + _dt.timedelta(seconds=pdu.meta["time_s"])
+        d["time_utc"] = t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
+    d["hex"] = bytes(pdu.data).hex()
+    d.update({k: v for k, v in pdu.meta.items() if k not in d})
+    return d
+
+
+def _open_out(path: str, mode: str):
+    if path in ("", "-"):
+        return None
+    try:
+        d = os.path.dirname(path)
+        if d:
+            os.makedirs(d, exist_ok=True)
+        return open(path, mode)
+    except OSError as e:
+        raise SinkError(f"{path}: cannot write ({e.strerror or e})") from None
+
+
+# --------------------------------------------------------------------------------------------
+# frames
+
+
+@dataclass(frozen=True)
+class FramesSinkParams:
+    """Parameters of :class:`FramesSink`."""
+
+    format: str = param("text", "One line per frame: text, or a JSON object", choices=("text",
+                                                                                       "json"))
+    path: str = param("-", "File to write ('-': standard output)")
+
+
+@register_sink
+class FramesSink(Sink):
+    """Received frames, one line each (``orbitlink decode``'s output).
+
+    Input
+    -----
+    pdu : frames with ``sample_index``, ``time_s`` and ``crc_ok`` in their metadata (after
+    ``frame_meta``).
+    """
+
+    name = "frames_sink"
+    Params = FramesSinkParams
+    in_types = ("pdu",)
+
+    def __init__(self, params=None, stream=None, before_line=None, **kw):
+        super().__init__(params, **kw)
+        self._stream = stream
+        self.before_line = before_line  # called before each line (e.g. to clear a progress bar)
+        self.counters = {"frames": 0, "frames_ok": 0}
+
+    def open(self, info: StreamInfo) -> None:
+        super().open(info)
+        self._rec_time = parse_time(info.datetime)
+        self._fh = _open_out(self.params.path, "w")
+
+    def write(self, items) -> None:
+        out = self._fh or self._stream or sys.stdout
+        for p in items:
+            self.counters["frames"] += 1
+            self.counters["frames_ok"] += bool(p.meta.get("crc_ok"))
+            d = frame_record(p, self._rec_time)
+            if self.params.format == "json":
+                line = json.dumps(d)
+            else:
+                snr = d.get("snr_db")
+                df = d.get("freq_offset_hz")
+                line = (f"frame {self.counters['frames'] - 1:5d}  "
+                        f"sample {d['sample_index']:>10d}  t {d['time_s']:10.4f} s  "
+                        + (f"SNR {snr:5.1f} dB  " if snr is not None else "")
+                        + (f"df {df:+10.1f} Hz  " if df is not None else "")
+                        + f"{'CRC ok ' if d['crc_ok'] else 'CRC BAD'}  {d['hex']}")
+            if self.before_line is not None:
+                self.before_line()
+            print(line, file=out, flush=True)
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+@dataclass(frozen=True)
+class KissSinkParams:
+    """Parameters of :class:`KissSink`."""
+
+    path: str = param("", "The .kiss file to write")
+    all_frames: bool = param(False, "Also write frames that failed their check")
+
+
+@register_sink
+class KissSink(Sink):
+    """Frames that pass their check, as KISS data frames (port 0) in a file.
+
+    Input
+    -----
+    pdu : frames with ``crc_ok`` in their metadata.
+    """
+
+    name = "kiss_sink"
+    Params = KissSinkParams
+    in_types = ("pdu",)
+
+    def open(self, info: StreamInfo) -> None:
+        super().open(info)
+        if not self.params.path:
+            raise SinkError("kiss_sink: no path given")
+        self._fh = _open_out(self.params.path, "wb")
+        self.counters = {"frames": 0}
+
+    def write(self, items) -> None:
+        from orbitlink.framing.kiss import encode
+
+        for p in items:
+            if p.meta.get("crc_ok") or self.params.all_frames:
+                self._fh.write(encode(bytes(p.data)))
+                self.counters["frames"] += 1
+        if items:
+            self._fh.flush()
+
+    def close(self) -> None:
+        if getattr(self, "_fh", None) is not None:
+            self._fh.close()
+            self._fh = None
+
+
+# --------------------------------------------------------------------------------------------
+# collecting (for library callers: the loopback, tests)
+
+
+class CollectSink(Sink):
+    """Keeps what it receives (PDUs in a list; arrays: the last ``keep`` items, or all)."""
+
+    name = "collect"
+    in_types = ("c64", "f32", "u8", "sym", "pdu")
+
+    @dataclass(frozen=True)
+    class Params:
+        keep: int = param(0, "Arrays: keep only the last this many items (0: all)", lo=0)
+
+    def open(self, info: StreamInfo) -> None:
+        super().open(info)
+        self.items = []
+        self._n = 0
+
+    def write(self, items) -> None:
+        if isinstance(items, list):
+            self.items.extend(items)
+            return
+        if len(items):
+            self.items.append(np.array(items))
+            self._n += len(items)
+            keep = self.params.keep
+            while keep and len(self.items) > 1 and self._n - len(self.items[0]) >= keep:
+                self._n -= len(self.items.pop(0))
+
+    def array(self):
+        if not self.items:
+            return None
+        x = np.concatenate(self.items)
+        return x[-self.params.keep:] if self.params.keep else x
+
+
+# --------------------------------------------------------------------------------------------
+# plots
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SinkError("plots need matplotlib (pip install 'orbitlink[plot]')") from None
+    return plt
+
+
+@dataclass(frozen=True)
+class ConstellationSinkParams:
+    """Parameters of :class:`ConstellationSink`."""
+
+    path: str = param("", "PNG file to write at the end of the stream")
+    keep: int = param(4000, "Plot the last this many symbols", lo=1, hi=10_000_000)
+    title: str = param("", "Title of the plot")
+
+
+@register_sink
+class ConstellationSink(Sink):
+    """A constellation (PSK symbols) or a histogram of soft symbols (FSK), as a PNG.
+
+    Input
+    -----
+    sym : synchronised symbols (the ``z`` field is plotted), or f32 soft symbols (positive
+    means 1).
+    """
+
+    name = "constellation_sink"
+    Params = ConstellationSinkParams
+    in_types = ("sym", "f32")
+
+    def open(self, info: StreamInfo) -> None:
+        super().open(info)
+        self._keep = CollectSink(keep=self.params.keep)
+        self._keep.open(info)
+
+    def write(self, items) -> None:
+        z = items["z"] if getattr(items, "dtype", None) is not None and items.dtype.names \
+            else np.asarray(items)
+        self._keep.write(z)
+
+    def close(self) -> None:
+        if not self.params.path:
+            return
+        z = self._keep.array()
+        z = np.zeros(0, np.complex64) if z is None else z
+        plt = _pyplot()
+        title = self.params.title or "symbols"
+        if not np.iscomplexobj(z):
+            fig, ax = plt.subplots(figsize=(6, 4))
+            ax.hist(z, bins=120, color="C0")
+            ax.set_xlabel("soft symbol (positive = 1)")
+            ax.set_ylabel("count")
+            ax.set_title(f"{title}: soft symbols (last {len(z)})")
+        else:
+            fig, ax = plt.subplots(figsize=(5, 5))
+            ax.plot(z.real, z.imag, ".", ms=2, alpha=0.5)
+            ax.set_aspect("equal")
+            lim = 1.6 * max(1e-3, float(np.sqrt(np.mean(np.abs(z) ** 2)))) if len(z) else 1.5
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_xlabel("I")
+            ax.set_ylabel("Q")
+            ax.set_title(f"{title}: synchronised symbols (last {len(z)})")
+        ax.grid(True, alpha=0.3)
+        _save(fig, plt, self.params.path)
+        self.counters["plot"] = self.params.path
+
+
+@dataclass(frozen=True)
+class SpectrumSinkParams:
+    """Parameters of :class:`SpectrumSink`."""
+
+    path: str = param("", "PNG file to write at the end of the stream")
+    nfft: int = param(1024, "FFT length (Welch segments, Hann window, 50 % overlap)", lo=16,
+                      hi=1 << 20)
+    title: str = param("", "Title of the plot")
+
+
+@register_sink
+class SpectrumSink(Sink):
+    """The average power spectral density of a stream (Welch), as a PNG.
+
+    Input
+    -----
+    c64 IQ (two-sided spectrum) or f32 audio (one-sided) samples at the source's rate.
+    """
+
+    name = "spectrum_sink"
+    Params = SpectrumSinkParams
+    in_types = ("c64", "f32")
+
+    def open(self, info: StreamInfo) -> None:
+        super().open(info)
+        n = self.params.nfft
+        self._win = np.hanning(n).astype(np.float32)
+        self._acc = np.zeros(n)
+        self._segs = 0
+        self._tail = None
+
+    def write(self, items) -> None:
+        n, hop = self.params.nfft, self.params.nfft // 2
+        x = np.asarray(items)
+        if self._tail is not None:
+            x = np.concatenate([self._tail, x])
+        k = 0
+        while k + n <= len(x):
+            self._acc += np.abs(np.fft.fft(x[k:k + n] * self._win)) ** 2
+            self._segs += 1
+            k += hop
+        self._tail = x[k:]
+
+    def psd(self):
+        """(frequencies in Hz, PSD in dB/Hz), frequencies ascending."""
+        fs = self.info.samp_rate
+        p = self._acc / max(self._segs, 1) / (fs * float(np.sum(self._win ** 2)))
+        f = np.fft.fftfreq(self.params.nfft, 1 / fs)
+        order = np.argsort(f)
+        return f[order], 10 * np.log10(p[order] + 1e-20)
+
+    def close(self) -> None:
+        if not self.params.path:
+            return
+        f, p = self.psd()
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.plot(f / 1e3, p)
+        ax.set_xlabel("frequency (kHz)")
+        ax.set_ylabel("PSD (dB/Hz)")
+        ax.grid(True, alpha=0.3)
+        ax.set_title(f"{self.params.title or 'stream'}: received spectrum")
+        _save(fig, plt, self.params.path)
+        self.counters["plot"] = self.params.path
+
+
+def _save(fig, plt, path):
+    d = os.path.dirname(path)
+    if d:
+        os.makedirs(d, exist_ok=True)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------------------------
+# WAV recordings and payload files (the transmitter's graph)
+
+
+@dataclass(frozen=True)
+class WavSinkParams:
+    """Parameters of :class:`WavSink`."""
+
+    path: str = param("", "The .wav file to write (16-bit PCM)")
+
+
+@register_sink
+class WavSink(Sink):
+    """A 16-bit PCM WAV file: mono for audio (f32), stereo I/Q for c64.
+
+    Input
+    -----
+    c64 IQ or f32 audio samples (full scale +-1) at the source's rate.
+    """
+
+    name = "wav_sink"
+    Params = WavSinkParams
+    in_types = ("c64", "f32")
+
+    def __init__(self, params=None, channels: int | None = None, **kw):
+        super().__init__(params, **kw)
+        self._channels = channels
+        self.writer = None
+
+    def open(self, info: StreamInfo) -> None:
+        from orbitlink.drivers.wav import WavWriter
+
+        super().open(info)
+        if not self.params.path:
+            raise SinkError("wav_sink: no path given")
+        ch = self._channels or (2 if info.out_type == "c64" else 1)
+        self.writer = WavWriter(self.params.path, info.samp_rate, channels=ch,
+                                sample_format="int16")
+        self.counters = {"samples": 0}
+
+    def write(self, items) -> None:
+        if len(items):
+            self.writer.write(items)
+            self.counters["samples"] += len(items)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+
+
+@dataclass(frozen=True)
+class PayloadSourceParams:
+    """Parameters of :class:`PayloadSource`."""
+
+    path: str = param("", "Payloads: a text file with one frame per line in hex, or a .kiss "
+                      "file ('' : given when the graph is run, --input)")
+    samp_rate: float = param(0.0, "Sample rate of the transmitter's output (for the sinks)",
+                             unit="Hz", lo=0.0)
+
+
+@register_source
+class PayloadSource(Source):
+    """Payloads to transmit, read from a file as they are needed.
+
+    Output
+    ------
+    pdu : one Pdu per payload (lists of up to the chunk size).
+    """
+
+    name = "payload_source"
+    Params = PayloadSourceParams
+    out_type = "pdu"
+
+    def __init__(self, params=None, payloads=None, **kw):
+        super().__init__(params, **kw)
+        self._payloads = payloads
+
+    def open(self) -> StreamInfo:
+        if self._payloads is None:
+            if not self.params.path:
+                raise SinkError("the graph's payload_source has no path; give the payload "
+                                "file with --input FILE")
+            self._payloads = _iter_payloads(self.params.path)
+        self.counters = {"payloads": 0}
+        return StreamInfo(samp_rate=self.params.samp_rate, out_type="pdu",
+                          name=self.params.path or "payloads")
+
+    def chunks(self, n: int) -> Iterator[list]:
+        group = []
+        per = max(1, min(int(n), 64))
+        for p in self._payloads:
+            group.append(Pdu(bytes(p)))
+            self.counters["payloads"] += 1
+            if len(group) == per:
+                yield group
+                group = []
+        if group:
+            yield group
+
+
+def _iter_payloads(path: str):
+    if not os.path.isfile(path):
+        raise SinkError(f"{path}: payload file not found")
+    if path.endswith(".kiss"):
+        from orbitlink.framing.kiss import iter_kiss_file
+
+        yield from iter_kiss_file(path)
+        return
+    with open(path, "r", errors="replace") as fh:
+        for n, line in enumerate(fh, 1):
+            s = line.split("#", 1)[0].strip().replace(" ", "")
+            if not s:
+                continue
+            try:
+                yield bytes.fromhex(s)
+            except ValueError:
+                raise SinkError(f"{path} line {n}: not a hexadecimal payload") from None
