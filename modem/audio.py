@@ -28,6 +28,7 @@ import numpy as np
 
 from orbitlink.modem._kernels import audio as K
 from orbitlink.modem.block import Block, ParamError, Rate, param, register
+from orbitlink.modem.filters import kaiser_lowpass, kaiser_sinc_table
 
 __all__ = ["SsbToIq", "SsbToIqParams", "Resampler", "RealResampler", "ResamplerParams",
            "passband_carrier", "kaiser_lowpass"]
@@ -35,28 +36,6 @@ __all__ = ["SsbToIq", "SsbToIqParams", "Resampler", "RealResampler", "ResamplerP
 
 # ================================================================================================
 # helpers
-
-
-def kaiser_lowpass(cutoff: float, transition: float, atten_db: float = 60.0,
-                   max_taps: int = 4095) -> np.ndarray:
-    """Odd-length, unit-DC-gain windowed-sinc low-pass.
-
-    Parameters
-    ----------
-    cutoff : float
-        -6 dB frequency, cycles/sample (middle of the transition band).
-    transition : float
-        Transition band width, cycles/sample.
-    atten_db : float
-        Stop-band attenuation.
-    """
-    a = float(atten_db)
-    beta = 0.1102 * (a - 8.7) if a > 50 else 0.5842 * (a - 21) ** 0.4 + 0.07886 * (a - 21)
-    n = int(math.ceil((a - 8.0) / (2.285 * 2 * math.pi * max(transition, 1e-6)))) + 1
-    n = min(max(n, 3), max_taps) | 1
-    m = np.arange(n) - (n - 1) / 2
-    h = 2 * cutoff * np.sinc(2 * cutoff * m) * np.kaiser(n, beta)
-    return h / h.sum()
 
 
 def passband_carrier(x: np.ndarray, samp_rate: float, fmin: float, fmax: float,
@@ -318,12 +297,7 @@ class _ResamplerBase(Block):
         fc = 0.25 * scale * (1 + p.bandwidth)
         half = int(math.ceil(p.half_width / (2 * fc)))
         self._half = half
-        mu = np.arange(p.phases + 1)[:, None] / p.phases
-        m = np.arange(2 * half)[None, :]
-        d = m - half + 1 - mu  # distance of each tap's input from the output time
-        # Kaiser window evaluated at the continuous distance d (|d| <= half)
-        wd = np.i0(p.beta * np.sqrt(np.clip(1 - (d / half) ** 2, 0, None))) / np.i0(p.beta)
-        table = 2 * fc * np.sinc(2 * fc * d) * wd
+        table = kaiser_sinc_table(fc, half, p.phases, p.beta)
         table /= table.sum(axis=1, keepdims=True)  # unit DC gain at every phase
         self._table = np.ascontiguousarray(table)
         self._state = np.zeros(3, np.int64)

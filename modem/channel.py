@@ -62,6 +62,7 @@ import numpy as np
 from orbitlink import OrbitlinkError
 from orbitlink.modem._kernels import channel_kernels as _k
 from orbitlink.modem.block import Block, ParamError, Rate, param, register
+from orbitlink.modem.filters import kaiser_sinc_table
 
 __all__ = ["Channel", "ChannelParams", "ProfileError", "load_freq_profile", "simulate",
            "simulate_pass", "interpolation_table"]
@@ -257,11 +258,7 @@ def interpolation_table(half: int = INTERP_HALF, beta: float = INTERP_BETA,
         Row p, tap m weights input ``n - half + 1 + m`` to estimate ``x(n + mu)``. Row 0 is an
         exact unit impulse (mu = 0 reproduces the input exactly). Read-only.
     """
-    mu = np.arange(phases + 1, dtype=np.float64) / phases
-    j = np.arange(-half + 1, half + 1, dtype=np.float64)
-    u = j[None, :] - mu[:, None]
-    w = np.i0(beta * np.sqrt(np.clip(1.0 - (u / half) ** 2, 0.0, None))) / np.i0(beta)
-    h = np.sinc(u) * w
+    h = kaiser_sinc_table(0.5, half, phases, beta)  # cutoff 0.5: 2 fc sinc(2 fc u) = sinc(u)
     h[0] = 0.0
     h[0, half - 1] = 1.0
     h.setflags(write=False)

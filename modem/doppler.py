@@ -46,6 +46,7 @@ import numpy as np
 from orbitlink import OrbitlinkError
 from orbitlink.modem._kernels import doppler as K
 from orbitlink.modem.block import Block, ParamError, Rate, param, register
+from orbitlink.modem.filters import loop_gains, lowpass
 
 __all__ = ["AnalyticDoppler", "DopplerError", "DopplerNcoParams", "DopplerCorrector",
            "DopplerPrecompensator", "DopplerTracker", "DopplerTrackerParams", "GridPhase",
@@ -333,13 +334,6 @@ def precompensate_burst(iq, samp_rate: float, t_start_unix: float, predictor, *,
 # Blind tracker
 
 
-def _lowpass(cutoff: float, ntap: int) -> np.ndarray:
-    """Hamming-windowed sinc low-pass, cutoff in cycles/sample, unit DC gain."""
-    m = np.arange(ntap) - (ntap - 1) / 2
-    h = 2 * cutoff * np.sinc(2 * cutoff * m) * np.hamming(ntap)
-    return h / h.sum()
-
-
 @dataclass(frozen=True)
 class DopplerTrackerParams:
     samp_rate: float = param(192000.0, "Sample rate (must hold the Doppler range plus the "
@@ -412,13 +406,11 @@ class DopplerTracker(Block):
         cutoff = min(0.45, (half_bw + 0.1 * p.symbol_rate) / fs)
         self._dec = max(1, int(1.0 / (4.0 * cutoff)))
         ntap = int(4.0 / cutoff) | 1
-        self._taps = _lowpass(cutoff, ntap)
+        self._taps = lowpass(cutoff, ntap, "hamming")
         self._gn = float(np.sum(self._taps ** 2))  # noise power gain (unit DC gain)
         self._upd = max(1, int(round(p.update_s * fs / self._dec))) * self._dec
         tu = self._upd / fs
-        th = p.loop_bw_hz * tu / (p.damping + 0.25 / p.damping)
-        d = 1 + 2 * p.damping * th + th * th
-        self._kp, self._ki = 4 * p.damping * th / d, 4 * th * th / d
+        self._kp, self._ki = loop_gains(p.loop_bw_hz * tu, p.damping)
         self._fmax = min(fs / 2, p.max_doppler_hz * 1.25)
         self._rmax = 2.0 * p.max_rate_hz_s
         self._snr_min = 10 ** (p.min_snr_db / 10)

@@ -18,15 +18,9 @@ import numpy as np
 
 from orbitlink.modem._kernels import psk as K
 from orbitlink.modem.block import SYM_DTYPE, Block, Rate, param, register
+from orbitlink.modem.filters import loop_gains, lowpass
 from orbitlink.modem.modulation import MODULATIONS, Modulation
 from orbitlink.modem.pulse import polyphase_mf, rrc_table
-
-
-def _loop_gains(bn: float, zeta: float) -> tuple[float, float]:
-    """Proportional and integral gains of a 2nd-order loop, bandwidth bn (per update)."""
-    th = bn / (zeta + 0.25 / zeta)
-    d = 1 + 2 * zeta * th + th * th
-    return 4 * zeta * th / d, 4 * th * th / d
 
 
 # ================================================================================================
@@ -203,9 +197,7 @@ def mpower_freq(x: np.ndarray, power: int, fmax: float, cutoff: float | None = N
         return 0.0, 0.0
     if cutoff is not None and cutoff < 0.5:
         ntap = min(len(x) // 2 * 2 - 1, int(8 / cutoff) | 1)
-        m = np.arange(ntap) - (ntap - 1) / 2
-        h = 2 * cutoff * np.sinc(2 * cutoff * m) * np.hanning(ntap)  # windowed-sinc low-pass
-        x = np.convolve(x, h / h.sum(), mode="same")
+        x = np.convolve(x, lowpass(cutoff, ntap, "hann"), mode="same")
     u = x ** power
     n = len(u)
     u = u * np.hanning(n)
@@ -399,8 +391,8 @@ class SymbolSync(Block):
     def _reset(self):
         p = self.params
         self._taps, self._K = polyphase_mf(p.alpha, p.span, p.sps, p.nfilt)
-        kp, ki = _loop_gains(p.timing_bw, p.damping)
-        c1, c2 = _loop_gains(p.carrier_bw, p.damping)
+        kp, ki = loop_gains(p.timing_bw, p.damping)
+        c1, c2 = loop_gains(p.carrier_bw, p.damping)
         mod = Modulation(p.modulation)
         prm = np.zeros(K.SP_N)
         prm[K.SP_SPS] = p.sps
