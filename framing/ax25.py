@@ -38,8 +38,7 @@ from dataclasses import dataclass
 from construct import (BitsInteger, BitStruct, Bytes, ConstructError, Flag, GreedyBytes, If,
                        Int8ub, RepeatUntil, Struct, obj_, this)
 
-from orbitlink import OrbitlinkError
-from orbitlink.framing.errors import FrameParseError
+from orbitlink.framing.errors import FrameBuildError, FrameParseError
 
 __all__ = ["Ax25Address", "Ax25Frame", "Ax25BuildError", "parse", "build", "ui_frame",
            "SSID_OCTET", "ADDRESS", "AX25_FRAME", "AX25_FRAME_COMPILED", "FUZZ_TARGETS",
@@ -87,7 +86,7 @@ U_TYPES = {0x6F: "SABME", 0x2F: "SABM", 0x43: "DISC", 0x0F: "DM", 0x63: "UA", 0x
            0x03: "UI", 0xAF: "XID", 0xE3: "TEST"}
 
 
-class Ax25BuildError(OrbitlinkError, ValueError):
+class Ax25BuildError(FrameBuildError):
     """Field values that cannot be encoded as an AX.25 frame."""
 
 

@@ -29,11 +29,12 @@ import binascii
 import struct
 from dataclasses import dataclass
 
+import numpy as np
 from construct import (BitsInteger, BitStruct, Bytes, Const, ConstructError, Flag, If, Int16ub,
                        Struct, Terminated, this)
 
 from orbitlink.framing import space_packet as sp
-from orbitlink.framing.errors import FrameParseError
+from orbitlink.framing.errors import FrameBuildError, FrameParseError, construct_reason
 from orbitlink.modem.block import Block, ParamError, Pdu, Rate, param, register
 
 __all__ = ["TmPrimaryHeader", "TmSecondaryHeader", "TmTransferFrame", "parse", "build", "size",
@@ -155,10 +156,12 @@ def parse(frame: bytes, frame_len: int | None = None, *, ocf: bool | None = None
         raise FrameParseError(f"TM frame has {len(frame)} octets, expected {frame_len}")
     if frame_len < PRIMARY_HEADER_LEN + 2 * fecf + 1:
         raise FrameParseError(f"TM frame of {frame_len} octets is too short")
+    if frame[0] >> 6:
+        raise FrameParseError(f"TM frame version number is {frame[0] >> 6}, not 0")
     try:
         c = TmTransferFrame.parse(frame, frame_len=frame_len, fecf=fecf)
     except (ConstructError, ValueError) as e:
-        raise FrameParseError(f"TM frame is invalid: {str(e).splitlines()[0]}") from None
+        raise FrameParseError(f"TM frame is invalid ({construct_reason(e)})") from None
     h = c.transfer_frame_primary_header
     if ocf is not None and bool(h.operational_control_field_flag) != bool(ocf):
         raise FrameParseError(f"TM frame OCF flag is {int(h.operational_control_field_flag)}, "
@@ -179,18 +182,36 @@ def build(data_field: bytes, frame_len: int | None = None, *, scid: int = 0, vci
     given (otherwise the frame is as long as needed). ``secondary_header`` is the secondary
     header data field (1..63 octets; the identification octet is added). ``ocf`` (4 octets)
     sets the OCF flag. The FECF, when ``fecf``, is computed.
+
+    Raises
+    ------
+    FrameBuildError
+        A data field of the wrong length for ``frame_len`` (or none at all), a secondary header
+        or OCF of the wrong length, or a header field out of its range (SCID 0..1023, VCID 0..7,
+        frame counts 0..255, first header pointer 0..2047, segment length identifier 0..3).
     """
     sh_len = 0 if secondary_header is None else 1 + len(secondary_header)
     if frame_len is not None:
         want = data_field_length(frame_len, ocf=ocf is not None, fecf=fecf,
                                  secondary_header_len=sh_len)
+        if want < 1:
+            raise FrameBuildError(f"TM frames of {frame_len} octets leave no data field")
         if len(data_field) != want:
-            raise ValueError(f"TM data field must be {want} octets for {frame_len}-octet "
-                             f"frames, got {len(data_field)}")
+            raise FrameBuildError(f"TM data field must be {want} octets for {frame_len}-octet "
+                                  f"frames, got {len(data_field)}")
     if secondary_header is not None and not 1 <= len(secondary_header) <= 63:
-        raise ValueError("TM secondary header data field must be 1..63 octets")
+        raise FrameBuildError("TM secondary header data field must be 1..63 octets, got "
+                              f"{len(secondary_header)}")
     if ocf is not None and len(ocf) != 4:
-        raise ValueError("the OCF is 4 octets")
+        raise FrameBuildError(f"TM Operational Control Field must be 4 octets, got {len(ocf)}")
+    for what, v, hi in (("Spacecraft Identifier", scid, 1023),
+                        ("Virtual Channel Identifier", vcid, 7),
+                        ("Master Channel Frame Count", mc_count, 255),
+                        ("Virtual Channel Frame Count", vc_count, 255),
+                        ("First Header Pointer", first_header_pointer, 0x7FF),
+                        ("Segment Length Identifier", segment_length_identifier, 3)):
+        if not isinstance(v, (int, np.integer)) or not 0 <= v <= hi:
+            raise FrameBuildError(f"TM frame {what} must be an integer 0..{hi}, got {v!r}")
     hdr = TmPrimaryHeader.build(dict(
         spacecraft_identifier=scid, virtual_channel_identifier=vcid,
         operational_control_field_flag=ocf is not None, master_channel_frame_count=mc_count,

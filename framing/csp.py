@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import construct as cs
 
-from orbitlink.framing.errors import FrameParseError
+from orbitlink.framing.errors import FrameBuildError, FrameParseError
 from orbitlink.modem.fec.crc import crc32c
 
 __all__ = ["CspHeaderV1", "CspPacket", "HEADER_SIZE", "CRC_SIZE", "parse_header",
@@ -107,20 +107,21 @@ def build_header(header: dict | None = None, **fields) -> bytes:
     """Build the 4-byte CSP v1 header from a dict and/or keyword fields.
 
     Missing fields default to 0 / False. Unknown fields, or values out of their bit width, raise
-    ``ValueError``.
+    :class:`~orbitlink.framing.errors.FrameBuildError` (a ``ValueError``).
     """
     h = {k: 0 for k in FIELDS[:6]}
     h.update({k: False for k in FIELDS[6:]})
     for src in (header or {}), fields:
         for k, v in src.items():
             if k not in h:
-                raise ValueError(f"unknown CSP v1 header field {k!r}; known: {', '.join(FIELDS)}")
+                raise FrameBuildError(f"unknown CSP v1 header field {k!r}; known: "
+                                      f"{', '.join(FIELDS)}")
             h[k] = v
     for k, w in _WIDTH.items():
         v = h[k]
         if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < (1 << w):
-            raise ValueError(f"CSP v1 header field {k} must be an int 0..{(1 << w) - 1}, "
-                             f"got {v!r}")
+            raise FrameBuildError(f"CSP v1 header field {k} must be an int 0..{(1 << w) - 1}, "
+                                  f"got {v!r}")
     for k in FIELDS[6:]:
         h[k] = bool(h[k])
     return CspHeaderV1.build(h)
@@ -152,9 +153,12 @@ def parse(data, *, crc: str = "check", crc_includes_header: bool = False) -> Csp
     ------
     FrameParseError
         Truncated packet, missing trailer, or CRC mismatch.
+    FrameBuildError
+        ``crc`` is not one of :data:`CRC_MODES`.
     """
     if crc not in CRC_MODES:
-        raise ValueError(f"csp.parse crc must be one of {', '.join(CRC_MODES)}, not {crc!r}")
+        raise FrameBuildError(f"csp.parse crc must be one of {', '.join(CRC_MODES)}, "
+                              f"not {crc!r}")
     raw = _as_bytes(data, "csp.parse")
     header = parse_header(raw)
     body = raw[HEADER_SIZE:]

@@ -20,19 +20,26 @@ something that authenticates, since clients can make the station transmit.
 
 from __future__ import annotations
 
+import operator
 import queue
 import selectors
 import socket
 import threading
 
+from orbitlink import OrbitlinkError
 from orbitlink.framing import ax25, kiss
 from orbitlink.framing.errors import FrameParseError
 from orbitlink.modem.block import Pdu
 
-__all__ = ["KissServer", "DEFAULT_HOST", "DEFAULT_PORT"]
+__all__ = ["KissServer", "KissServerError", "DEFAULT_HOST", "DEFAULT_PORT"]
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
+
+
+class KissServerError(OrbitlinkError, OSError):
+    """The server cannot listen where it was asked to (bad port, address in use, unknown
+    host); the message is one sentence naming the address."""
 
 
 class _Client:
@@ -43,6 +50,19 @@ class _Client:
         self.name = name
         self.decoder = kiss.KissDecoder(max_frame=max_frame)
         self.out = bytearray()
+
+
+def _int_arg(what: str, v, lo: int, hi: int | None = None) -> int:
+    try:
+        if isinstance(v, bool):
+            raise TypeError
+        n = operator.index(v)
+    except TypeError:
+        n = None
+    if n is None or n < lo or (hi is not None and n > hi):
+        rng = f"{lo}..{hi}" if hi is not None else f"at least {lo}"
+        raise KissServerError(f"KISS server {what} must be an integer {rng}, got {v!r}")
+    return n
 
 
 class KissServer:
@@ -71,10 +91,13 @@ class KissServer:
                  max_clients: int = 16, tx_queue_size: int = 256,
                  broadcast_queue_size: int = 1024, client_buffer: int = 1 << 20,
                  max_frame: int = 4096, validate_ax25: bool = True):
-        self.host, self.port = host, int(port)
-        self.max_clients = int(max_clients)
-        self.client_buffer = int(client_buffer)
-        self.max_frame = int(max_frame)
+        port = _int_arg("port", port, 0, 65535)
+        self.host, self.port = str(host), port
+        self.max_clients = _int_arg("max_clients", max_clients, 1)
+        self.client_buffer = _int_arg("client_buffer", client_buffer, 1)
+        self.max_frame = _int_arg("max_frame", max_frame, 1)
+        tx_queue_size = _int_arg("tx_queue_size", tx_queue_size, 1)
+        broadcast_queue_size = _int_arg("broadcast_queue_size", broadcast_queue_size, 1)
         self.validate_ax25 = bool(validate_ax25)
         self.tx_queue: queue.Queue = queue.Queue(maxsize=int(tx_queue_size))
         self._bcast: queue.Queue = queue.Queue(maxsize=int(broadcast_queue_size))
@@ -99,9 +122,10 @@ class KissServer:
         try:
             ls.bind((self.host, self.port))
             ls.listen(8)
-        except OSError:
+        except (OSError, OverflowError, UnicodeError) as e:
             ls.close()
-            raise
+            raise KissServerError(f"KISS server cannot listen on {self.host}:{self.port} "
+                                  f"({getattr(e, 'strerror', None) or e})") from None
         ls.setblocking(False)
         self._listener = ls
         self.address = ls.getsockname()[:2]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from construct import BitsInteger, BitStruct, Bytes, Const, ConstructError, Flag, Struct, this
 
-from orbitlink.framing.errors import FrameParseError
+from orbitlink.framing.errors import FrameBuildError, FrameParseError, construct_reason
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
 
 __all__ = ["SpacePacketPrimaryHeader", "SpacePacket", "parse", "build", "size", "packet_length",
@@ -85,18 +85,33 @@ def parse(data: bytes):
     n = packet_length(data)
     if n != len(data):
         raise FrameParseError(f"Space Packet data length field says {n} octets, got {len(data)}")
+    if data[0] >> 5:
+        raise FrameParseError(f"Space Packet version number is {data[0] >> 5}, not 0")
     try:
         return SpacePacket.parse(data)
     except ConstructError as e:
-        raise FrameParseError(f"Space Packet is invalid: {e}") from None
+        raise FrameParseError(f"Space Packet is invalid ({construct_reason(e)})") from None
 
 
 def build(apid: int, data: bytes, *, sequence_count: int = 0, packet_type: int = 0,
           secondary_header_flag: bool = False, sequence_flags: int = SEQ_UNSEGMENTED) -> bytes:
     """Build a Space Packet: primary header plus ``data`` as the Packet Data Field (1..65536
-    octets; a secondary header, if any, is the caller's part of ``data``)."""
+    octets; a secondary header, if any, is the caller's part of ``data``).
+
+    Raises
+    ------
+    FrameBuildError
+        A data field of 0 or more than 65536 octets, or a header field out of its range (APID
+        0..2047, packet type 0..1, sequence flags 0..3; the sequence count is taken mod 16384).
+    """
     if not 1 <= len(data) <= 65536:
-        raise ValueError(f"Space Packet data field must be 1..65536 octets, got {len(data)}")
+        raise FrameBuildError(f"Space Packet data field must be 1..65536 octets, got {len(data)}")
+    for what, v, hi in (("APID", apid, 0x7FF), ("packet type", packet_type, 1),
+                        ("sequence flags", sequence_flags, 3),
+                        ("sequence count", sequence_count, None)):
+        if not isinstance(v, (int, np.integer)) or (hi is not None and not 0 <= v <= hi):
+            raise FrameBuildError(f"Space Packet {what} must be an integer"
+                                  + (f" 0..{hi}" if hi is not None else "") + f", got {v!r}")
     hdr = SpacePacketPrimaryHeader.build(dict(
         packet_type=packet_type, secondary_header_flag=secondary_header_flag,
         application_process_identifier=apid, sequence_flags=sequence_flags,
@@ -111,6 +126,8 @@ def size(data_len: int) -> int:
 
 def header_fields(data: bytes) -> tuple[int, int, int, int, int]:
     """Fast header decode (struct): (version, type, apid, sequence_flags, sequence_count)."""
+    if len(data) < HEADER_LEN:
+        raise FrameParseError(f"Space Packet header needs 6 octets, got {len(data)}")
     a, b, _ = _HDR.unpack_from(data)
     return a >> 13, (a >> 12) & 1, a & 0x7FF, b >> 14, b & 0x3FFF
 
@@ -118,7 +135,9 @@ def header_fields(data: bytes) -> tuple[int, int, int, int, int]:
 def idle_packet(length: int, fill: int = 0x00) -> bytes:
     """An Idle Packet (APID 0x7FF) of ``length`` octets in total (at least 7)."""
     if length < HEADER_LEN + 1:
-        raise ValueError(f"an Idle Packet needs at least 7 octets, got {length}")
+        raise FrameBuildError(f"an Idle Packet needs at least 7 octets, got {length}")
+    if not 0 <= fill <= 0xFF:
+        raise FrameBuildError(f"Idle Packet fill octet must be 0..255, got {fill!r}")
     return build(IDLE_APID, bytes([fill]) * (length - HEADER_LEN))
 
 
@@ -155,6 +174,9 @@ def packets_to_frames(packets, frame_len: int = 1115, scid: int = 0, vcid: int =
     from orbitlink.framing import ccsds_tm  # the TM module imports this one
 
     dlen = ccsds_tm.data_field_length(frame_len, ocf=ocf is not None, fecf=fecf)
+    if dlen < 1:
+        raise FrameBuildError(f"TM frames of {frame_len} octets leave no data field for the "
+                              "packets")
     stream = bytearray()
     starts = []
     for p in packets:
