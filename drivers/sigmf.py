@@ -32,6 +32,14 @@ decoder keeps (and prints) what it decoded before the damage:
 * a NaN or infinite value (cf32_le only): the samples before the first bad one, then
   :class:`BadSampleError` naming its index.
 
+A data file that disagrees with its metadata is noticed when the recording is opened: a
+``core:sha512`` that does not match the data file (hashed in blocks, only when the metadata has
+one), or annotations or captures that lie past the end of the data (a truncated copy). By
+default each problem is a one-sentence string in :attr:`Recording.warnings` (the caller shows
+them; the driver prints nothing); with ``open_recording(..., strict=True)`` the first one raises
+:class:`IntegrityError`. WAV files whose RIFF or data chunk sizes claim more bytes than the file
+holds get the same treatment (see :mod:`orbitlink.drivers.wav`).
+
 Every error a user can cause is an :class:`orbitlink.OrbitlinkError` (subclass
 :class:`RecordingError`) whose message is one sentence starting with the file name.
 
@@ -58,8 +66,8 @@ from orbitlink import OrbitlinkError
 __all__ = [
     "DATATYPES", "FORMAT_ALIASES", "Recording", "RecordingError", "RecordingNotFoundError",
     "UnsupportedDatatypeError", "EmptyRecordingError", "MetadataError",
-    "TruncatedRecordingError", "BadSampleError", "SigmfWriter", "open_recording",
-    "format_datetime",
+    "TruncatedRecordingError", "BadSampleError", "IntegrityError", "SigmfWriter",
+    "open_recording", "format_datetime",
 ]
 
 META_EXT = ".sigmf-meta"
@@ -136,6 +144,12 @@ class BadSampleError(RecordingError, ValueError):
     """A sample is NaN or infinite (raised after the good samples before it)."""
 
 
+class IntegrityError(RecordingError):
+    """The data file disagrees with what its metadata or header says (``core:sha512``
+    mismatch, annotations or captures past the end of the data, a WAV chunk size larger than
+    the file); raised by ``open_recording(..., strict=True)``, a warning otherwise."""
+
+
 def _supported() -> str:
     return ", ".join(DATATYPES)
 
@@ -192,6 +206,11 @@ class Recording:
         The parsed ``.sigmf-meta`` document (``{}`` for a raw file).
     captures, annotations : list of dict
         The SigMF captures and annotations, sorted by ``core:sample_start``.
+    warnings : list of str
+        Problems found when opening that do not stop the samples from being read (the data
+        file does not match ``core:sha512``, annotations past the end of the data...): one
+        sentence each, starting with the file name, for the caller to show. Empty when the
+        recording is intact; with ``strict=True`` they raise :class:`IntegrityError` instead.
     """
 
     data_path: str
@@ -207,6 +226,8 @@ class Recording:
     annotations: list = field(default_factory=list)
     #: "iq" (complex samples, complex64 chunks) or "audio" (real samples, float32 chunks)
     kind: str = "iq"
+    #: one-sentence integrity warnings found when opening (see the class docstring)
+    warnings: list = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -337,7 +358,8 @@ def _split_sigmf_path(path: str) -> tuple[str, str] | None:
     return None
 
 
-def open_recording(path, fmt: str | None = None, samp_rate: float | None = None) -> Recording:
+def open_recording(path, fmt: str | None = None, samp_rate: float | None = None,
+                   strict: bool = False) -> Recording:
     """Open a SigMF recording or a raw IQ file for streaming.
 
     Parameters
@@ -352,6 +374,9 @@ def open_recording(path, fmt: str | None = None, samp_rate: float | None = None)
     samp_rate : float, optional
         Sample rate in Hz; required for raw files and for SigMF recordings without
         ``core:sample_rate``. If the metadata has a rate, a given rate must agree with it.
+    strict : bool
+        Raise :class:`IntegrityError` when the data file disagrees with its metadata (or a WAV
+        file with its header) instead of recording a warning in :attr:`Recording.warnings`.
 
     Returns
     -------
@@ -361,13 +386,16 @@ def open_recording(path, fmt: str | None = None, samp_rate: float | None = None)
     ------
     RecordingNotFoundError, EmptyRecordingError, UnsupportedDatatypeError, MetadataError
         Problems detectable before reading the samples (all :class:`orbitlink.OrbitlinkError`).
+    IntegrityError
+        With ``strict``: a ``core:sha512`` that does not match the data file, annotations or
+        captures past the end of the data, or WAV chunk sizes beyond the end of the file.
     """
     path = os.fspath(path)
     if fmt is None and not path.endswith((META_EXT, DATA_EXT)) and os.path.isfile(path):
         from orbitlink.drivers.wav import is_wav, open_wav
 
         if is_wav(path):
-            rec = open_wav(path)
+            rec = open_wav(path, strict=strict)
             if samp_rate is not None and not math.isclose(float(samp_rate), rec.samp_rate,
                                                           rel_tol=1e-9):
                 raise MetadataError(f"{_shown(path)}: the given sample rate "
@@ -423,10 +451,60 @@ def open_recording(path, fmt: str | None = None, samp_rate: float | None = None)
                 raise MetadataError(f"{mname}: captures[0] core:datetime must be an ISO 8601 "
                                     f"string, got {dtime!r}")
     num, rest = _size(data_path, dt)
+    problems = _past_the_end(captures, "capture", mname, num, _shown(data_path))
+    problems += _past_the_end(annotations, "annotation", mname, num, _shown(data_path))
+    if "core:sha512" in glob:
+        problems += _sha512_check(glob["core:sha512"], data_path, mname)
+    if strict and problems:
+        raise IntegrityError(problems[0])
     return Recording(data_path=data_path, meta_path=meta_path, datatype=dt.name,
                      samp_rate=rate, center_freq=center, datetime=dtime, num_samples=num,
                      truncated_bytes=rest, meta=meta, captures=captures,
-                     annotations=annotations, kind="iq" if dt.channels == 2 else "audio")
+                     annotations=annotations, kind="iq" if dt.channels == 2 else "audio",
+                     warnings=problems)
+
+
+def _past_the_end(segs: list, what: str, mname: str, num: int, dname: str) -> list[str]:
+    """One warning sentence when segments (captures or annotations) start at or reach past
+    sample ``num``, the end of the data; [] otherwise."""
+    bad = []
+    for s in segs:
+        start = s.get("core:sample_start", 0)
+        count = s.get("core:sample_count", 0) if what == "annotation" else 0
+        end = start + count
+        if start >= num or end > num:
+            bad.append((start, end))
+    if not bad:
+        return []
+    start, end = bad[0]
+    where = f"samples {start} to {end}" if end > start else f"sample {start}"
+    return [f"{mname}: {len(bad)} {what}(s) lie past the end of the data ({num} samples in "
+            f"{dname}), the first at {where}, so the data file is probably truncated"]
+
+
+_SHA512_BLOCK = 1 << 20
+
+
+def _sha512_check(want, data_path: str, mname: str) -> list[str]:
+    """[] when the data file's SHA-512 is ``want`` (hex), else one warning sentence; the file
+    is read in blocks of 1 MiB."""
+    dname = _shown(data_path)
+    if not isinstance(want, str) or len(want.strip()) != 128 or any(
+            c not in "0123456789abcdefABCDEF" for c in want.strip()):
+        return [f"{mname}: core:sha512 is not a SHA-512 digest (128 hexadecimal digits), so "
+                f"{dname} could not be checked against it"]
+    h = hashlib.sha512()
+    try:
+        with open(data_path, "rb") as fh:
+            while block := fh.read(_SHA512_BLOCK):
+                h.update(block)
+    except OSError as exc:
+        raise RecordingError(f"{dname}: cannot read the recording ({exc.strerror or exc})") \
+            from None
+    if h.hexdigest() != want.strip().lower():
+        return [f"{dname}: the data file does not match the core:sha512 in {mname}, so it was "
+                "changed or truncated after it was recorded"]
+    return []
 
 
 def _open_raw(path: str, fmt, samp_rate) -> Recording:
@@ -490,6 +568,8 @@ def _read_meta(meta_path: str) -> dict:
     except json.JSONDecodeError as exc:
         raise MetadataError(f"{name}: malformed JSON at line {exc.lineno} column {exc.colno} "
                             f"({exc.msg})") from None
+    except RecursionError:
+        raise MetadataError(f"{name}: the metadata JSON is nested too deeply") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("global"), dict):
         raise MetadataError(f"{name}: not a SigMF metadata file (no \"global\" object)")
     return meta
@@ -504,6 +584,10 @@ def _sorted_segments(meta: dict, key: str, mname: str) -> list:
         if isinstance(start, bool) or not isinstance(start, int) or start < 0:
             raise MetadataError(f"{mname}: {key}[{i}] core:sample_start must be a "
                                 f"non-negative integer, got {start!r}")
+        count = s.get("core:sample_count", 0)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise MetadataError(f"{mname}: {key}[{i}] core:sample_count must be a "
+                                f"non-negative integer, got {count!r}")
     return sorted(segs, key=lambda s: s.get("core:sample_start", 0))
 
 
@@ -530,12 +614,20 @@ def format_datetime(value) -> str:
             raise OrbitlinkError(f"datetime {value!r} is not an ISO 8601 date and time") \
                 from None
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        value = _dt.datetime.fromtimestamp(float(value), _dt.timezone.utc)
+        try:
+            value = _dt.datetime.fromtimestamp(float(value), _dt.timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise OrbitlinkError(f"datetime {value!r} is not a POSIX timestamp of a year "
+                                 "1..9999") from None
     if not isinstance(value, _dt.datetime):
         raise OrbitlinkError(f"datetime {value!r} is not a datetime, timestamp or ISO string")
     if value.tzinfo is None:
         value = value.replace(tzinfo=_dt.timezone.utc)
-    value = value.astimezone(_dt.timezone.utc)
+    try:
+        value = value.astimezone(_dt.timezone.utc)
+    except OverflowError:
+        raise OrbitlinkError(f"datetime {value.isoformat()} is outside the years 1..9999 in "
+                             "UTC") from None
     s = value.strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
         s += f".{value.microsecond:06d}"

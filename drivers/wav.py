@@ -25,6 +25,14 @@ that is not a whole number of frames or that is cut short by the end of the file
 (:class:`~orbitlink.drivers.sigmf.TruncatedRecordingError`), a NaN or infinite float sample
 (:class:`~orbitlink.drivers.sigmf.BadSampleError`).
 
+Sizes that claim more bytes than the file holds are integrity problems: with
+``open_wav(..., strict=True)`` a data chunk cut short by the end of the file, or a RIFF size
+larger than the file (the end of the file is missing, even if the samples are whole), raise
+:class:`~orbitlink.drivers.sigmf.IntegrityError` when the file is opened. Without ``strict``
+the first is raised after the whole frames as above, and the second is a one-sentence warning
+in :attr:`WavRecording.warnings`. The placeholder sizes of streaming writers (0 and
+0xFFFFFFFF) are not problems.
+
 Writing
 -------
 :class:`WavWriter` streams mono float audio or complex IQ (stereo) as float32 or int16 and
@@ -42,9 +50,10 @@ from typing import Iterator
 import numpy as np
 
 from orbitlink import OrbitlinkError
-from orbitlink.drivers.sigmf import (BadSampleError, EmptyRecordingError, MetadataError,
-                                     Recording, RecordingError, RecordingNotFoundError,
-                                     TruncatedRecordingError, UnsupportedDatatypeError)
+from orbitlink.drivers.sigmf import (BadSampleError, EmptyRecordingError, IntegrityError,
+                                     MetadataError, Recording, RecordingError,
+                                     RecordingNotFoundError, TruncatedRecordingError,
+                                     UnsupportedDatatypeError)
 
 __all__ = ["WavRecording", "WavWriter", "open_wav", "is_wav", "SAMPLE_FORMATS"]
 
@@ -174,13 +183,19 @@ def _chunk_id_ok(cid: bytes) -> bool:
     return len(cid) == 4 and all(32 <= c < 127 for c in cid)
 
 
-def open_wav(path) -> WavRecording:
+def open_wav(path, strict: bool = False) -> WavRecording:
     """Open a WAV file for streaming (see the module docstring).
+
+    ``strict``: chunk sizes that claim more bytes than the file holds raise
+    :class:`~orbitlink.drivers.sigmf.IntegrityError` (otherwise: a warning in
+    :attr:`WavRecording.warnings`, or for a short data chunk an error after its whole frames).
 
     Raises
     ------
     RecordingNotFoundError, EmptyRecordingError, UnsupportedDatatypeError, MetadataError
         Problems in the header (all :class:`orbitlink.OrbitlinkError`, one sentence).
+    IntegrityError
+        With ``strict``: a data chunk or RIFF size beyond the end of the file.
     """
     path = os.fspath(path)
     name = path
@@ -290,11 +305,23 @@ def open_wav(path) -> WavRecording:
                                   f"frame ({fb} bytes each)")
     if not os.access(path, os.R_OK):
         raise RecordingError(f"{name}: cannot open the recording (permission denied)")
+    problems = []
+    riff = struct.unpack("<I", head[4:8])[0] + 8
+    if missing:
+        if strict:
+            raise IntegrityError(f"{name}: the data chunk declares {missing} byte(s) more than "
+                                 "the file holds, so the file is truncated")
+    elif riff not in (8, _UNKNOWN_SIZE + 8) and riff > size:
+        problems.append(f"{name}: the RIFF header declares {riff} bytes but the file has "
+                        f"{size}, so its end is missing (truncated after the samples?)")
+    if strict and problems:
+        raise IntegrityError(problems[0])
     return WavRecording(data_path=path, meta_path=None,
                         datatype=_datatype_name(channels, bits, is_float),
                         samp_rate=float(rate), num_samples=num, truncated_bytes=rest,
                         kind="iq" if channels == 2 else "audio", channels=channels, bits=bits,
-                        is_float=is_float, data_offset=offset, missing_bytes=missing)
+                        is_float=is_float, data_offset=offset, missing_bytes=missing,
+                        warnings=problems)
 
 
 # --------------------------------------------------------------------------------------------
