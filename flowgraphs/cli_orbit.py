@@ -4,21 +4,39 @@
 return exit codes and raise :class:`orbitlink.OrbitlinkError` subclasses (one sentence) for
 errors a user can cause. :func:`main` runs them on their own (same conventions as
 ``orbitlink.flowgraphs.cli.main``).
+
+What a user can ask for is bounded, and checked before anything is computed: ``passes
+--hours`` at most :data:`MAX_HOURS` (SGP4 elements are meaningless weeks from their epoch),
+``doppler --step`` at least :data:`MIN_STEP_S` and at most :data:`MAX_ROWS` rows over the pass.
+The Doppler table is computed and printed in blocks of :data:`_BLOCK` rows, so its memory does
+not grow with the length of the pass.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 import warnings
 
 _SUFFIX = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}
+#: longest ``passes --hours`` (31 days)
+MAX_HOURS = 744.0
+#: shortest ``doppler --step``, seconds
+MIN_STEP_S = 1e-3
+#: most rows of a ``doppler`` table
+MAX_ROWS = 1_000_000
+_BLOCK = 8192  # rows computed and printed at a time
 
 
 def parse_freq(text: str) -> float:
-    """Hz from ``2.2e9``, ``2.2G``, ``437.5M``, ``437500k`` (an optional trailing ``Hz``)."""
+    """Hz from ``2.2e9``, ``2.2G``, ``437.5M``, ``437500k`` (an optional trailing ``Hz``).
+
+    Raises :class:`~orbitlink.modem.orbit.OrbitError` for anything but a positive finite
+    frequency (negative, zero, nan, inf, or not a number).
+    """
     from orbitlink.modem.orbit import OrbitError
 
     m = re.fullmatch(r"\s*([0-9.eE+-]+)\s*([kKmMgG]?)(?:[hH][zZ])?\s*", str(text))
@@ -26,15 +44,27 @@ def parse_freq(text: str) -> float:
         f = float(m.group(1)) * _SUFFIX[m.group(2).lower()] if m else float("nan")
     except ValueError:
         f = float("nan")
-    if not f > 0 or f == float("inf"):
+    if not (f > 0 and math.isfinite(f)):
         raise OrbitError(f"--freq {text!r} is not a positive frequency (e.g. 2.2e9 or 437.5M)")
     return f
 
 
+def _check_common(args) -> None:
+    """Refuse --min-el and --dut1 values no prediction can use (before any work is done)."""
+    from orbitlink.modem.orbit import MAX_DUT1_S, OrbitError
+
+    if not (math.isfinite(args.min_el) and -90.0 <= args.min_el < 90.0):
+        raise OrbitError(f"--min-el {args.min_el:g} deg is outside [-90, 90)")
+    if not (math.isfinite(args.dut1) and abs(args.dut1) <= MAX_DUT1_S):
+        raise OrbitError(f"--dut1 {args.dut1:g} s is outside [-{MAX_DUT1_S:g}, {MAX_DUT1_S:g}] "
+                         "(UT1 - UTC stays within 0.9 s)")
+
+
 def _setup(args):
-    """(satellite, station, start unix) from the common options; warns on stale elements."""
+    """(satellite, station, start unix) from the common options."""
     from orbitlink.modem.orbit import Station, load_satellite, parse_time
 
+    _check_common(args)
     sat = load_satellite(args.tle, args.sat)
     station = Station.parse(args.station)
     start = parse_time(args.start)
@@ -61,9 +91,13 @@ def _hms(seconds: float) -> str:
 def cmd_passes(args) -> int:
     from orbitlink.modem.orbit import OrbitError, OrbitWarning, iso, passes
 
+    if not (args.hours > 0 and math.isfinite(args.hours)):
+        raise OrbitError(f"--hours {args.hours:g} must be a positive number of hours")
+    if args.hours > MAX_HOURS:
+        raise OrbitError(f"--hours {args.hours:g} is more than {MAX_HOURS:g} h (31 days): SGP4 "
+                         "elements are meaningless that far from their epoch, so search from a "
+                         "later --start with fresh elements")
     sat, station, start = _setup(args)
-    if not args.hours > 0:
-        raise OrbitError(f"--hours {args.hours:g} must be positive")
     end = start + args.hours * 3600.0
     _warn_epoch(sat, [start, end])
     with warnings.catch_warnings():
@@ -98,48 +132,65 @@ def cmd_doppler(args) -> int:
     from orbitlink.modem.orbit import (DopplerPredictor, OrbitError, OrbitWarning, iso, look,
                                        next_pass)
 
-    sat, station, start = _setup(args)
     freq = parse_freq(args.freq)
-    if not args.step > 0:
-        raise OrbitError(f"--step {args.step:g} must be positive")
+    if not (math.isfinite(args.step) and args.step >= MIN_STEP_S):
+        raise OrbitError(f"--step {args.step:g} s must be a number of seconds of at least "
+                         f"{MIN_STEP_S:g}")
+    if args.pass_ < 1:
+        raise OrbitError(f"--pass {args.pass_} must be at least 1")
+    sat, station, start = _setup(args)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", OrbitWarning)
         p = next_pass(sat, station, start, args.min_el, index=args.pass_, dut1_s=args.dut1)
-        t = np.arange(p.aos, p.los, args.step)
-        t = np.append(t, p.los) if p.los - t[-1] > 1e-6 else t
-        _warn_epoch(sat, [p.aos, p.los])
-        lk = look(sat, station, t, args.dut1)
-        pred = DopplerPredictor(sat, station, freq, uplink=args.uplink, dut1_s=args.dut1)
-        dop = pred(t)
-        rate = pred.rate(t)
+    # the table's times: AOS, AOS + step, ... before LOS, then LOS
+    n = max(1, math.ceil((p.los - p.aos) / args.step))
+    if n + 1 > MAX_ROWS:
+        raise OrbitError(f"--step {args.step:g} s over the {p.los - p.aos:.0f} s pass makes "
+                         f"more than {MAX_ROWS} rows; use a larger --step")
+    _warn_epoch(sat, [p.aos, p.los])
+    pred = DopplerPredictor(sat, station, freq, uplink=args.uplink, dut1_s=args.dut1)
     what = "uplink pre-compensation" if args.uplink else "downlink Doppler"
     fkey = "tx_freq_hz" if args.uplink else "rx_freq_hz"
-    if args.json:
-        for k in range(len(t)):
-            print(json.dumps({
-                "time_utc": iso(t[k]), "t_unix": round(float(t[k]), 3),
-                "el_deg": round(float(lk.el_deg[k]), 4), "az_deg": round(float(lk.az_deg[k]), 4),
-                "range_m": round(float(lk.range_m[k]), 1),
-                "range_rate_mps": round(float(lk.range_rate_mps[k]), 3),
-                "doppler_hz": round(float(dop[k]), 2), "doppler_rate_hz_s": round(float(rate[k]), 3),
-                fkey: round(freq + float(dop[k]), 2)}))
-    else:
+    if not args.json:
         print(f"{sat.name} pass {args.pass_}: AOS {iso(p.aos, 0)}, TCA {iso(p.tca, 0)}, "
               f"LOS {iso(p.los, 0)}, max elevation {p.max_el_deg:.1f} deg, from {station}; "
               f"{what} at {freq:.6g} Hz")
         head = "offset (Hz)" if args.uplink else "Doppler (Hz)"
         print(f"{'time (UTC)':<24} {'el (deg)':>8} {'az (deg)':>8} {'range (km)':>10} "
               f"{'rate (m/s)':>10} {head:>12} {'d/dt (Hz/s)':>11}")
+    for k0 in range(0, n, _BLOCK):
+        t = p.aos + np.arange(k0, min(k0 + _BLOCK, n)) * args.step
+        if k0 + _BLOCK >= n and p.los - t[-1] > 1e-6:
+            t = np.append(t, p.los)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OrbitWarning)
+            lk = look(sat, station, t, args.dut1)
+            dop = pred(t)
+            rate = pred.rate(t)
+        lines = []
         for k in range(len(t)):
-            print(f"{iso(t[k]):<24} {lk.el_deg[k]:8.2f} {lk.az_deg[k]:8.2f} "
-                  f"{lk.range_m[k] / 1e3:10.3f} {lk.range_rate_mps[k]:10.2f} {dop[k]:12.1f} "
-                  f"{rate[k]:11.2f}")
+            if args.json:
+                lines.append(json.dumps({
+                    "time_utc": iso(t[k]), "t_unix": round(float(t[k]), 3),
+                    "el_deg": round(float(lk.el_deg[k]), 4),
+                    "az_deg": round(float(lk.az_deg[k]), 4),
+                    "range_m": round(float(lk.range_m[k]), 1),
+                    "range_rate_mps": round(float(lk.range_rate_mps[k]), 3),
+                    "doppler_hz": round(float(dop[k]), 2),
+                    "doppler_rate_hz_s": round(float(rate[k]), 3),
+                    fkey: round(freq + float(dop[k]), 2)}))
+            else:
+                lines.append(f"{iso(t[k]):<24} {lk.el_deg[k]:8.2f} {lk.az_deg[k]:8.2f} "
+                             f"{lk.range_m[k] / 1e3:10.3f} {lk.range_rate_mps[k]:10.2f} "
+                             f"{dop[k]:12.1f} {rate[k]:11.2f}")
+        print("\n".join(lines))
     if args.plot:
-        if args.step > 1.0:  # the curves at 1 s whatever the table's step
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", OrbitWarning)
-                t = np.append(np.arange(p.aos, p.los, 1.0), p.los)
-                lk, dop, rate = look(sat, station, t, args.dut1), pred(t), pred.rate(t)
+        # the curves every second whatever the table's step (at most 100000 points)
+        dt = max(1.0, (p.los - p.aos) / 100_000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OrbitWarning)
+            t = np.append(np.arange(p.aos, p.los, dt), p.los)
+            lk, dop, rate = look(sat, station, t, args.dut1), pred(t), pred.rate(t)
         _plot(args.plot, sat, p, t, lk, dop, rate, freq, args.uplink)
         print(f"plot: {args.plot}", file=sys.stderr)
     return 0
@@ -235,7 +286,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         return args.func(args)
-    except (OrbitlinkError, ValueError) as e:
+    except OrbitlinkError as e:  # anything else is a bug, and shows its traceback
         return _err(str(e))
 
 

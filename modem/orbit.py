@@ -49,6 +49,13 @@ from orbitlink import OrbitlinkError
 
 C = 299_792_458.0
 EPOCH_WARN_DAYS = 14.0
+#: longest pass search window: SGP4 elements are meaningless weeks from their epoch
+MAX_WINDOW_DAYS = 31.0
+#: most elevation samples one pass search takes (bounds the memory of :func:`passes`)
+MAX_SEARCH_SAMPLES = 2_000_000
+#: |UT1 - UTC| accepted, seconds (IERS keeps it under 0.9 s)
+MAX_DUT1_S = 1.0
+_LOOK_BLOCK = 65536  # times per block in look(): bounds its temporaries
 
 _WGS84_A = 6378137.0
 _WGS84_F = 1 / 298.257223563
@@ -95,13 +102,28 @@ def parse_time(value) -> float:
 
 def to_datetime(t_unix: float) -> _dt.datetime:
     """An aware UTC datetime from unix seconds."""
-    return _dt.datetime.fromtimestamp(float(t_unix), _dt.timezone.utc)
+    try:
+        return _dt.datetime.fromtimestamp(float(t_unix), _dt.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise OrbitError(f"time {float(t_unix)!r} unix seconds is not a time in the years "
+                         "1..9999") from None
+
+
+def _check_dut1(dut1_s) -> float:
+    try:
+        d = float(dut1_s)
+    except (TypeError, ValueError):
+        d = math.nan
+    if not (math.isfinite(d) and abs(d) <= MAX_DUT1_S):
+        raise OrbitError(f"DUT1 (UT1 - UTC) {dut1_s!r} s is outside [-{MAX_DUT1_S:g}, "
+                         f"{MAX_DUT1_S:g}] s (IERS keeps it within 0.9 s)")
+    return d
 
 
 def iso(t_unix: float, digits: int = 3) -> str:
     """``YYYY-MM-DDTHH:MM:SS[.fff]Z`` for unix seconds (rounded to ``digits`` decimals)."""
     t = round(float(t_unix), digits)
-    d = to_datetime(math.floor(t))
+    d = to_datetime(math.floor(t) if math.isfinite(t) else t)
     s = d.strftime("%Y-%m-%dT%H:%M:%S")
     if digits > 0:
         frac = f"{t - math.floor(t):.{digits}f}"
@@ -341,7 +363,11 @@ def _omm_satellite(fields: dict, where: str) -> Satellite:
     if epoch.tzinfo is None:
         epoch = epoch.replace(tzinfo=_dt.timezone.utc)
     if "EPOCH_MICROSECONDS" in fields and epoch.microsecond == 0:  # Space-Track's old layout
-        epoch = epoch.replace(microsecond=int(num("EPOCH_MICROSECONDS")))
+        us = num("EPOCH_MICROSECONDS")
+        if not 0 <= us < 1e6:
+            raise OrbitError(f"{where}: OMM field EPOCH_MICROSECONDS = {us:g} is outside "
+                             "[0, 999999]")
+        epoch = epoch.replace(microsecond=int(us))
     norad = num("NORAD_CAT_ID")
     if norad != int(norad) or not 0 <= norad < 340000:
         raise OrbitError(f"{where}: NORAD_CAT_ID {fields['NORAD_CAT_ID']!r} is not a catalog "
@@ -409,6 +435,8 @@ def _parse_omm_json(text: str, path: str) -> list[Satellite]:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise OrbitError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except RecursionError:
+        raise OrbitError(f"{path}: JSON nested too deeply to be an OMM file") from None
     recs = doc if isinstance(doc, list) else [doc]
     return [_omm_satellite(r, f"{path} record {k + 1}") for k, r in enumerate(recs)]
 
@@ -468,7 +496,7 @@ def load_satellite(path, name: str | None = None) -> Satellite:
         return sats[0]
     key = str(name).strip().lower()
     for test in (lambda s: s.name.lower() == key,
-                 lambda s: key.isdigit() and s.norad == int(key)):
+                 lambda s: key.isdecimal() and s.norad == int(key)):
         hit = [s for s in sats if test(s)]
         if hit:
             return hit[0]
@@ -542,6 +570,13 @@ def look(sat: Satellite, station: Station, t_unix, dut1_s: float = 0.0) -> Look:
     t = np.asarray(t_unix, dtype=np.float64)
     shape = t.shape
     t = t.reshape(-1)
+    if t.size > _LOOK_BLOCK:  # in blocks: the temporaries stay small for long time arrays
+        out = [np.empty(t.size) for _ in range(4)]
+        for i in range(0, t.size, _LOOK_BLOCK):
+            part = look(sat, station, t[i:i + _LOOK_BLOCK], dut1_s)
+            for o, a in zip(out, part):
+                o[i:i + _LOOK_BLOCK] = a
+        return Look(*(a.reshape(shape) for a in out))
     p, v = _ecef(sat, t, float(dut1_s))
     rho = p - station.ecef_m
     rng = np.sqrt(np.einsum("ij,ij->i", rho, rho))
@@ -651,17 +686,32 @@ def passes(sat: Satellite, station: Station, start_unix: float, end_unix: float,
     Elevation is sampled every ``step_s`` (default: period / 500, at most 10 s) and AOS, LOS,
     TCA and maximum elevation are refined to 0.01 s, so passes shorter than a step are found too
     (from a refined elevation peak just under the mask).
+
+    The window is at most :data:`MAX_WINDOW_DAYS` long (SGP4 elements do not hold longer) and
+    takes at most :data:`MAX_SEARCH_SAMPLES` elevation samples; the memory used is bounded.
     """
     start, end = float(start_unix), float(end_unix)
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise OrbitError("the pass search window must start and end at finite times")
     if not end > start:
         raise OrbitError("the pass search window must end after it starts")
+    if end - start > MAX_WINDOW_DAYS * 86400.0:
+        raise OrbitError(f"the pass search window of {(end - start) / 3600:.6g} h is longer "
+                         f"than {MAX_WINDOW_DAYS * 24:g} h ({MAX_WINDOW_DAYS:g} days): SGP4 "
+                         "elements are meaningless that far from their epoch")
     if not -90.0 <= min_el_deg < 90.0:
         raise OrbitError(f"elevation mask {min_el_deg} deg is outside [-90, 90)")
+    dut1_s = _check_dut1(dut1_s)
+    if step_s is not None and not (math.isfinite(step_s) and step_s > 0):
+        raise OrbitError(f"pass search step {step_s!r} s must be a positive number of seconds")
+    h = float(step_s) if step_s else min(10.0, sat.period_s / 500.0)
+    pad = min(3 * 3600.0, sat.period_s)
+    if (end - start + 2 * pad) / h > MAX_SEARCH_SAMPLES:
+        raise OrbitError(f"a pass search step of {h:g} s over {(end - start) / 3600:g} h takes "
+                         f"more than {MAX_SEARCH_SAMPLES} samples; use a larger step")
     msg = epoch_check(sat, np.array([start, end]))
     if msg:
         warnings.warn(msg, OrbitWarning, stacklevel=2)
-    h = float(step_s) if step_s else min(10.0, sat.period_s / 500.0)
-    pad = min(3 * 3600.0, sat.period_s)
 
     def lk(t):
         return look(sat, station, t, dut1_s)
@@ -729,9 +779,16 @@ def passes(sat: Satellite, station: Station, start_unix: float, end_unix: float,
 
 def next_pass(sat: Satellite, station: Station, start_unix: float, min_el_deg: float = 0.0,
               index: int = 1, max_days: float = 7.0, *, dut1_s: float = 0.0) -> Pass:
-    """The ``index``-th pass (1 = the next one, or the one under way) after ``start_unix``."""
+    """The ``index``-th pass (1 = the next one, or the one under way) after ``start_unix``,
+    searched for ``max_days`` (at most :data:`MAX_WINDOW_DAYS`)."""
     if index < 1:
         raise OrbitError(f"pass number {index} must be at least 1")
+    if not 0 < max_days <= MAX_WINDOW_DAYS:
+        raise OrbitError(f"the pass search of {max_days!r} days must be longer than 0 and at "
+                         f"most {MAX_WINDOW_DAYS:g} days (SGP4 elements do not hold longer)")
+    if not math.isfinite(float(start_unix)):
+        raise OrbitError(f"the pass search start {start_unix!r} is not a finite time")
+    dut1_s = _check_dut1(dut1_s)
     found: list[Pass] = []
     t0 = float(start_unix)
     span = 86400.0
@@ -800,7 +857,7 @@ class DopplerPredictor:
         self.freq_hz = f
         self.uplink = bool(uplink)
         self.light_time = bool(light_time)
-        self.dut1_s = float(dut1_s)
+        self.dut1_s = _check_dut1(dut1_s)
         self._warned = False
 
     def __repr__(self) -> str:
