@@ -137,16 +137,15 @@ def _medium(args, link, out_path=None) -> str:
     return link.medium
 
 
-def _precompensate(args, burst, rate: float, medium: str) -> dict:
+def _precompensation(args, link, rate: float, medium: str):
     """Uplink pre-compensation of an encoded burst (``encode --tle``): the burst's sample 0
     leaves the antenna at ``--datetime``; each sample gets the offset that makes the satellite
-    receive the nominal carrier at that moment. Returns what is recorded in the metadata."""
+    receive the nominal carrier at that moment. Returns ``(t0, predictor, check)`` for
+    :func:`orbitlink.flowgraphs.encode.encode` and what is recorded in the metadata."""
     import numpy as np
 
-    from orbitlink.flowgraphs.links import load_link
-    from orbitlink.flowgraphs.passes import PassError
+    from orbitlink.flowgraphs.passes import PassError, samp_rate_for
     from orbitlink.modem import orbit
-    from orbitlink.modem.doppler import precompensate_burst
 
     if medium != "iq":
         raise PassError("uplink pre-compensation (--tle) applies to IQ, not to audio")
@@ -161,65 +160,45 @@ def _precompensate(args, burst, rate: float, medium: str) -> dict:
     if msg:
         print(f"orbitlink: warning: {msg}", file=sys.stderr)
     pred = orbit.DopplerPredictor(sat, station, args.freq, uplink=True)
-    t_end = t0 + len(burst.iq) / rate
-    worst = float(np.max(np.abs(pred(np.linspace(t0, t_end, 64)))))
-    link = load_link(args.link, _overrides(args.set))
-    from orbitlink.flowgraphs.passes import samp_rate_for
 
-    need = samp_rate_for(link, worst)
-    if need > rate:
-        raise PassError(f"the uplink pre-compensation reaches {worst / 1e3:.1f} kHz, more than "
-                        f"a {rate:g} Hz sample rate holds with the signal; give --rate {need:g} "
-                        "or more")
-    burst.iq = precompensate_burst(burst.iq, rate, t0, pred)
-    off = pred(np.array([t0, t_end]))
-    print(f"orbitlink encode: uplink pre-compensation for {sat.name} at {args.freq:g} Hz: "
-          f"{off[0]:+.1f} Hz at the start, {off[1]:+.1f} Hz at the end", file=sys.stderr)
-    return {"satellite": sat.name, "station": args.station, "freq_hz": args.freq,
-            "offset_start_hz": round(float(off[0]), 3), "offset_end_hz": round(float(off[1]), 3)}
+    def check(t, off):
+        worst = float(np.max(np.abs(off)))
+        need = samp_rate_for(link, worst)
+        if need > rate:
+            raise PassError(f"the uplink pre-compensation reaches {worst / 1e3:.1f} kHz, more "
+                            f"than a {rate:g} Hz sample rate holds with the signal; give --rate "
+                            f"{need:g} or more")
+
+    return (t0, pred, check), {"satellite": sat.name, "station": args.station,
+                               "freq_hz": args.freq}
 
 
 def cmd_encode(args) -> int:
-    from orbitlink import OrbitlinkError
-    from orbitlink.flowgraphs.links import frames_from_payload_file, load_link, transmit
+    import numpy as np
+
+    from orbitlink.flowgraphs.encode import encode
+    from orbitlink.flowgraphs.links import load_link
 
     link = load_link(args.link, _overrides(args.set))
-    payloads = frames_from_payload_file(args.inp, link)
     wav = args.out.lower().endswith(".wav")
     medium = _medium(args, link, args.out)
-    if medium == "audio" and not wav:
-        raise OrbitlinkError(f"{args.out}: audio is written to a .wav file; give an --out "
-                             "ending in .wav, or --medium iq for SigMF")
-    burst = transmit(link, payloads, seed=args.seed, samp_rate=args.rate, medium=medium)
     rate = float(args.rate or link.samp_rate)
-    precomp = None
+    precomp = meta = None
     if args.tle:
-        precomp = _precompensate(args, burst, rate, medium)
-    if wav:
-        from orbitlink.drivers.wav import WavWriter
-
-        # 16-bit PCM: what recordings are, and what every tool reads (direwolf's atest
-        # wants the data chunk right after fmt, no 'fact' chunk as float WAVs carry)
-        with WavWriter(args.out, rate, channels=1 if medium == "audio" else 2,
-                       sample_format="int16") as w:
-            w.write(burst.iq)
-        dest = args.out
-    else:
-        from orbitlink.drivers.sigmf import SigmfWriter
-
-        with SigmfWriter(args.out, rate, center_freq=args.center_freq, datetime=args.datetime,
-                         description=f"orbitlink {link.name}: {len(payloads)} frames") as w:
-            w.global_extra["orbitlink:link"] = link.name
-            if precomp is not None:
-                w.global_extra["orbitlink:uplink_precompensation"] = precomp
-            w.write(burst.iq)
-            fixed = link.payload_len is not None
-            for i, s in enumerate(burst.frame_starts):
-                w.annotate(int(round(s)), int(round(burst.frame_len)), f"frame {i}",
-                           comment=payloads[i].hex() if fixed else None, frame=i)
-        dest = w.meta_path
-    print(f"orbitlink encode: {len(payloads)} frames, {len(burst.iq)} {medium} samples "
-          f"({len(burst.iq) / rate:.3f} s at {rate:g} Hz) -> {dest}", file=sys.stderr)
+        precomp, meta = _precompensation(args, link, rate, medium)
+    res = encode(link, args.inp, args.out, samp_rate=rate, medium=medium, seed=args.seed,
+                 center_freq=args.center_freq, datetime=args.datetime, precomp=precomp,
+                 global_extra=None if meta is None else {
+                     "orbitlink:uplink_precompensation": meta})
+    if precomp is not None:
+        t0, pred, _ = precomp
+        off = pred(np.array([t0, t0 + res.samples / rate]))
+        print(f"orbitlink encode: uplink pre-compensation for {meta['satellite']} at "
+              f"{args.freq:g} Hz: {off[0]:+.1f} Hz at the start, {off[1]:+.1f} Hz at the end",
+              file=sys.stderr)
+    del wav
+    print(f"orbitlink encode: {res.frames} frames, {res.samples} {medium} samples "
+          f"({res.samples / rate:.3f} s at {rate:g} Hz) -> {res.path}", file=sys.stderr)
     return 0
 
 
@@ -417,304 +396,54 @@ def _hz(text: str) -> float:
 
 
 def cmd_loopback(args) -> int:
-    import tempfile
-
-    import numpy as np
-
-    from orbitlink.drivers.sigmf import SigmfWriter, open_recording
-    from orbitlink.flowgraphs.links import load_link, random_payloads, transmit
-    from orbitlink.flowgraphs.runner import run_chain
-    from orbitlink.modem.channel import simulate
+    from orbitlink.flowgraphs.links import load_link
+    from orbitlink.flowgraphs.loopback import loopback
 
     link = load_link(args.link, _overrides(args.set))
-    if args.frames is not None and args.frames < 1:
-        return _err("--frames must be at least 1")
-    # a pass is simulated on IQ (the Doppler lives there); otherwise the link's medium
-    medium = "iq" if args.tle and not args.medium else _medium(args, link)
-    rng = np.random.default_rng(args.seed)
     plan = None
     if args.tle:
         from orbitlink.flowgraphs import passes
 
-        if medium != "iq":
+        if args.medium == "audio":
             return _err("a pass (--tle) is simulated on IQ only, not with --medium audio")
         if not args.station or args.freq is None:
             return _err("--tle needs --station LAT,LON,ALT and --freq HZ")
         plan = passes.plan_pass(args.tle, args.station, args.freq, start=args.start,
                                 sat_name=args.sat, min_el_deg=args.min_el)
-        rate_needed = passes.samp_rate_for(link, plan.max_doppler_hz)
-        if rate_needed != link.samp_rate:
-            print(f"orbitlink: the Doppler reaches {plan.max_doppler_hz / 1e3:.1f} kHz: "
-                  f"sample rate raised to {rate_needed:g} Hz", file=sys.stderr)
-            link = load_link(args.link, {**_overrides(args.set), "samp_rate": repr(rate_needed)})
-        nframes = args.frames or passes.frames_for(link, plan.duration_s, rng)
     elif args.doppler not in (None, "off") or args.station or args.freq is not None:
         return _err("--doppler, --station and --freq go with --tle FILE (a pass to simulate)")
-    else:
-        nframes = args.frames or 50
-    payloads = random_payloads(link, rng, nframes)
-    # the channel acts on complex baseband; the audio medium is made from its output
-    burst = transmit(link, payloads, seed=args.seed + 1)
-    bps = link.bits_per_symbol
-    rate = link.code_rate
-    esn0 = args.esn0 if args.esn0 is not None else args.ebn0 + 10 * math.log10(bps * rate)
-    ebn0 = esn0 - 10 * math.log10(bps * rate)
-    timing = float(rng.uniform(0, 1))
-    chan = dict(samp_rate=link.samp_rate, sps=link.sps, bits_per_symbol=bps, esn0_db=esn0,
-                cfo_hz=args.cfo, sro_ppm=args.sro, timing_offset=timing, seed=args.seed + 2)
-    if plan is not None:
-        from orbitlink.modem.channel import Channel
-
-        ch = Channel(doppler=plan.predictor, doppler_t0=plan.aos, **chan)
-        rx = np.concatenate([ch.process(burst.iq[i:i + (1 << 20)])
-                             for i in range(0, len(burst.iq), 1 << 20)] + [ch.flush()])
-    else:
-        rx = simulate(burst.iq, **chan)
-    # where the frames are in the received samples (output k <- input k (1 + sro) + timing)
-    scale = 1 + args.sro * 1e-6
-    starts = [(s - timing) / scale for s in burst.frame_starts]
-
-    tmp = None
-    out_dir = args.out
-    if out_dir is None:
-        if args.plot:
-            out_dir = "loopback-out"
-        else:
-            tmp = tempfile.TemporaryDirectory(prefix="orbitlink-")
-            out_dir = tmp.name
-    os.makedirs(out_dir, exist_ok=True)
-    base = os.path.join(out_dir, f"loopback-{link.name}")
-    if medium == "audio":
-        from orbitlink.drivers.wav import WavWriter
-        from orbitlink.flowgraphs.links import to_audio
-
-        rx = to_audio(link, rx)
-        base += ".wav"
-        with WavWriter(base, link.samp_rate, channels=1) as w:
-            w.write(rx)
-    else:
-        rec_time = time.time() if plan is None else plan.aos + args.timestamp_error
-        with SigmfWriter(base, link.samp_rate, center_freq=args.center_freq,
-                         datetime=rec_time,
-                         description=f"orbitlink loopback {link.name}: Es/N0 {esn0:.2f} dB, "
-                                     f"cfo {args.cfo} Hz, sro {args.sro} ppm") as w:
-            w.global_extra["orbitlink:link"] = link.name
-            w.write(rx)
-            for i, s in enumerate(starts):
-                w.annotate(max(0, int(round(s))), int(round(burst.frame_len / scale)),
-                           f"frame {i}", frame=i)
-
-    t0 = time.perf_counter()
-    rec = open_recording(base)
-    syms = []
-    front = []
-    if plan is not None:
-        from orbitlink.flowgraphs import passes
-        from orbitlink.modem.orbit import parse_time
-
-        front = passes.doppler_front(link, rec.samp_rate, args.doppler or "predicted",
-                                     predictor=plan.predictor,
-                                     t0=parse_time(rec.datetime) if rec.datetime else None,
-                                     max_doppler_hz=1.2 * plan.max_doppler_hz + 1000,
-                                     max_rate_hz_s=1.5 * plan.max_rate_hz_s + 10)
-    chain = front + link.rx_chain(rec.samp_rate, emit_failed=True, medium=medium)
-    demod_at = len(front) + len(link.rx_front(rec.samp_rate, medium)) - 1
-
-    applied = [[] for _ in front]  # frequency each Doppler block removed, every 1024 samples
-
-    def tap(i, y):
-        if i == demod_at:
-            syms.append(y["z"] if y.dtype.names else y.astype(np.complex64))
-        elif i < len(front) and args.plot:
-            f = getattr(chain[i], "last_freq_hz", None)
-            if f is not None and len(f):
-                applied[i].append(np.asarray(f)[::1024])
-
-    found = []
-    for frames in run_chain(chain, rec.chunks(args.chunk), taps=tap):
-        found.extend(link.finish(p, rec.samp_rate) for p in frames)
-    elapsed = time.perf_counter() - t0
-
-    bit_errors = bits = nok = 0
-    matched = set()
-    if link.payload_len is not None:
-        # frames that pass their check and carry a payload that was sent are matched by
-        # content; the others by where they were found (so that a frame that fails its check
-        # still counts its bit errors), frames that pass their check first, so that a false
-        # sync near a real frame does not take its place
-        sps = link.sps / scale
-        tol = 8 * sps
-        sent = {}
-        for i, pl in enumerate(payloads):
-            sent.setdefault(pl, []).append(i)
-        rest = []
-        for p in found:
-            idx = sent.get(bytes(p.data)) if p.meta["crc_ok"] else None
-            free = [i for i in (idx or []) if i not in matched]
-            if free:
-                matched.add(free[0])
-                nok += 1
-                bits += 8 * len(p.data)
-            else:
-                rest.append(p)
-        for p in sorted(rest, key=lambda q: not q.meta["crc_ok"]):
-            pos = p.meta["sample_index"] - sps / 2
-            i = int(np.argmin([abs(pos - s) for s in starts]))
-            if abs(pos - starts[i]) > tol or i in matched:
-                continue
-            matched.add(i)
-            nok += bool(p.meta["crc_ok"])
-            a = np.frombuffer(bytes(p.data), np.uint8)
-            b = np.frombuffer(payloads[i], np.uint8)
-            bit_errors += int(np.unpackbits(a ^ b).sum())
-            bits += 8 * len(b)
-    else:
-        # variable payloads (packets, AX.25, TC frames): match by content, in order
-        sent = {}
-        for i, pl in enumerate(payloads):
-            sent.setdefault(pl, []).append(i)
-        for p in found:
-            idx = sent.get(bytes(p.data))
-            if idx and p.meta["crc_ok"]:
-                matched.add(idx.pop(0))
-                nok += 1
-                bits += 8 * len(p.data)
-    snr = [p.meta["snr_db"] for p in found if "snr_db" in p.meta]
-    fo = [p.meta["freq_offset_hz"] for p in found if "freq_offset_hz" in p.meta]
-    result = {
-        "link": link.name, "frames_sent": len(payloads), "frames_found": len(matched),
-        "frames_ok": nok, "bit_errors": bit_errors, "bits": bits,
-        "ber": bit_errors / bits if bits else None,
-        "fer": 1 - nok / len(payloads),
-        "ebn0_db": round(ebn0, 3), "esn0_db": round(esn0, 3), "code_rate": round(rate, 6),
-        "cfo_hz": args.cfo,
-        "sro_ppm": args.sro, "snr_db": round(float(np.mean(snr)), 2) if snr else None,
-        "freq_offset_hz": round(float(np.mean(fo)), 2) if fo else None,
-        "false_frames": sum(bool(p.meta["crc_ok"]) for p in found) - nok,
-        "decode_s": round(elapsed, 3),
-        "medium": medium,
-        "recording": None if tmp else (rec.meta_path or rec.data_path),
-    }
-    if plan is not None:
-        from orbitlink.modem.orbit import iso
-
-        result["pass"] = {"satellite": plan.sat.name, "aos": iso(plan.aos), "los": iso(plan.los),
-                          "max_el_deg": round(plan.max_el_deg, 2), "freq_hz": plan.freq_hz,
-                          "max_doppler_hz": round(plan.max_doppler_hz, 1),
-                          "max_rate_hz_s": round(plan.max_rate_hz_s, 1),
-                          "samp_rate": link.samp_rate}
-        result["doppler"] = args.doppler or "predicted"
-        result["timestamp_error_s"] = args.timestamp_error
-    if args.plot:
-        result["plots"] = _plots(out_dir, link, rx, np.concatenate(syms) if syms else
-                                 np.zeros(0, np.complex64))
-        if plan is not None:
-            result["plots"] += _doppler_plot(out_dir, link, plan, applied, args.doppler)
-    if tmp is not None:
-        tmp.cleanup()
+    # a pass is simulated on IQ (the Doppler lives there); otherwise the link's medium
+    medium = args.medium or ("iq" if plan is not None else link.medium)
+    r = loopback(link, args.frames, ebn0=args.ebn0, esn0=args.esn0, cfo=args.cfo, sro=args.sro,
+                 seed=args.seed, medium=medium, out_dir=args.out, plot=args.plot,
+                 center_freq=args.center_freq, chunk=args.chunk, plan=plan,
+                 doppler=args.doppler, timestamp_error=args.timestamp_error)
     if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"link {link.name}: {result['frames_sent']} frames sent, "
-              f"{result['frames_found']} found, {result['frames_ok']} with a good CRC")
-        ber = f"{result['ber']:.3g}" if result["ber"] is not None else "n/a"
-        print(f"BER {ber} ({bit_errors} errors in {bits} payload bits), "
-              f"FER {result['fer']:.3g}")
-        if snr:
-            print(f"estimated Es/N0 {result['snr_db']:.2f} dB (channel {esn0:.2f} dB), "
-                  f"frequency offset {result['freq_offset_hz']:+.1f} Hz (channel {args.cfo:+.1f} Hz)")
-        if result["recording"]:
-            print(f"recording: {result['recording']}")
-        for pth in result.get("plots", []):
-            print(f"plot: {pth}")
+        print(json.dumps(r.to_dict()))
+        return 0
+    print(f"link {r.link}: {r.frames_sent} frames sent, {r.frames_found} found, "
+          f"{r.frames_ok} with a good CRC")
+    ber = f"{r.ber:.3g}" if r.ber is not None else "n/a"
+    print(f"BER {ber} ({r.bit_errors} errors in {r.bits} payload bits), FER {r.fer:.3g}")
+    if r.snr_db is not None:
+        print(f"estimated Es/N0 {r.snr_db:.2f} dB (channel {r.esn0_db:.2f} dB), "
+              f"frequency offset {r.freq_offset_hz:+.1f} Hz (channel {r.cfo_hz:+.1f} Hz)")
+    if r.recording:
+        print(f"recording: {r.recording}")
+    for pth in r.plots:
+        print(f"plot: {pth}")
     return 0
 
 
-def _doppler_plot(out_dir, link, plan, applied, mode) -> list:
-    """The pass's Doppler as the channel applied it and as the receiver removed it."""
-    import numpy as np
-
+def _count(text: str) -> int:
+    """argparse type for a count: a whole number, also written as 1e6."""
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return []
-    t = np.arange(plan.aos, plan.los, 0.5)
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-    a1.plot(t - plan.aos, plan.predictor(t) / 1e3, "k", lw=2, label="channel (the pass)")
-    parts = [np.concatenate(a) for a in applied if a]
-    if parts:
-        n = min(len(p) for p in parts)
-        est = sum(p[:n] for p in parts)
-        te = np.arange(n) * 1024 / link.samp_rate
-        a1.plot(te, est / 1e3, "C1", lw=1, label=f"removed by the receiver ({mode or 'predicted'})")
-        a2.plot(te, (plan.predictor(plan.aos + te) - est), "C1", lw=0.8)
-    a1.set_ylabel("Doppler (kHz)")
-    a1.legend()
-    a1.grid(True, alpha=0.3)
-    a1.set_title(f"{plan.sat.name} at {plan.freq_hz / 1e6:g} MHz, max elevation "
-                 f"{plan.max_el_deg:.1f} deg")
-    a2.set_ylabel("residual (Hz)")
-    a2.set_xlabel("time since AOS (s)")
-    a2.grid(True, alpha=0.3)
-    p = os.path.join(out_dir, f"doppler-{link.name}.png")
-    fig.savefig(p, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return [p]
-
-
-def _plots(out_dir, link, rx, z):
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        import numpy as np
-        from scipy.signal import welch
-    except ImportError:
-        print("orbitlink: --plot needs matplotlib (pip install 'orbitlink[plot]')",
-              file=sys.stderr)
-        return []
-    paths = []
-    zz = z[-4000:]
-    if link.family == "fsk":  # soft symbols are real: their histogram shows the eye opening
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.hist(zz.real, bins=120, color="C0")
-        ax.set_xlabel("soft symbol (positive = 1)")
-        ax.set_ylabel("count")
-        ax.grid(True, alpha=0.3)
-        ax.set_title(f"{link.name}: soft symbols (last {len(zz)})")
-        p = os.path.join(out_dir, f"softsymbols-{link.name}.png")
-    else:
-        fig, ax = plt.subplots(figsize=(5, 5))
-        ax.plot(zz.real, zz.imag, ".", ms=2, alpha=0.5)
-        ax.set_aspect("equal")
-        lim = 1.6 * max(1e-3, float(np.sqrt(np.mean(np.abs(zz) ** 2)))) if len(zz) else 1.5
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
-        ax.grid(True, alpha=0.3)
-        ax.set_title(f"{link.name}: synchronised symbols (last {len(zz)})")
-        ax.set_xlabel("I")
-        ax.set_ylabel("Q")
-        p = os.path.join(out_dir, f"constellation-{link.name}.png")
-    fig.savefig(p, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    paths.append(p)
-    f, pxx = welch(rx, fs=link.samp_rate, nperseg=1024, return_onesided=False, detrend=False)
-    order = np.argsort(f)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(f[order] / 1e3, 10 * np.log10(pxx[order] + 1e-20))
-    ax.set_xlabel("frequency (kHz)")
-    ax.set_ylabel("PSD (dB/Hz)")
-    ax.grid(True, alpha=0.3)
-    ax.set_title(f"{link.name}: received spectrum")
-    p = os.path.join(out_dir, f"spectrum-{link.name}.png")
-    fig.savefig(p, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    paths.append(p)
-    return paths
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(v) and v.is_integer()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
+    return int(v)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -829,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("loopback", help="transmitter -> channel -> SigMF file -> receiver")
     link_opts(p, False)
-    p.add_argument("--frames", type=int, default=None,
+    p.add_argument("--frames", type=_count, default=None,
                    help="frames to send (default 50; with --tle as many as the pass holds)")
     p.add_argument("--tle", default=None, metavar="FILE",
                    help="simulate a pass: TLE (2- or 3-line) or OMM JSON file")

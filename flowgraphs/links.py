@@ -622,26 +622,11 @@ def transmit(link: Link, payloads: list[bytes], seed: int = 0,
 def to_audio(link: Link, iq: np.ndarray, samp_rate: float | None = None) -> np.ndarray:
     """What a receiver's audio output is for the received IQ ``iq`` of ``link``: SSB audio (the
     signal on the link's audio carrier) for PSK, FM-demodulated audio for the FSK family
-    (about +-0.5 at the deviation; AFSK: the tones)."""
-    rate = float(samp_rate or link.samp_rate)
-    x = np.asarray(iq)
-    if link.family == "psk":
-        from orbitlink.modem.adapters import AudioUpconverter
+    (about +-0.5 at the deviation; AFSK: the tones). See
+    :class:`orbitlink.flowgraphs.loopback.AudioFrontend`, which does it chunk by chunk."""
+    from orbitlink.flowgraphs.loopback import to_audio as _to_audio
 
-        y = AudioUpconverter(samp_rate=rate, carrier=link.ssb_carrier, amplitude=0.25).run(
-            x.astype(np.complex64))
-        return y
-    # the receiver's IF filter (Carson's bandwidth; zero-phase so frames keep their place)
-    fc = link.fm_if_half_bandwidth() / rate
-    if fc < 0.45:
-        nt = int(8 / fc) | 1
-        m = np.arange(nt) - nt // 2
-        h = 2 * fc * np.sinc(2 * fc * m) * np.hamming(nt)
-        x = np.convolve(x, h / h.sum(), mode="same")
-    d = np.angle(x[1:] * np.conj(x[:-1])) * (rate / (2 * np.pi))  # Hz
-    y = np.concatenate([[0.0], d]) / (2 * link.fsk_deviation)
-    return np.clip(y, -1.0, 1.0).astype(np.float32)
-
+    return _to_audio(link, iq, samp_rate)
 
 
 def check_payload(link: Link, b: bytes) -> str | None:
