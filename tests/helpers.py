@@ -63,3 +63,14 @@ def _first_diff(a, b):
     bv = b.view(np.uint8).reshape(len(b), -1) if len(b) else b
     d = np.nonzero(np.any(av != bv, axis=1))[0]
     return int(d[0]) if len(d) else None
+
+
+def loopback(link, frames=6, *, sets=None, **kw) -> dict:
+    """One loopback through the library (:func:`orbitlink.flowgraphs.loopback.loopback`):
+    ``link`` is a link name or file, ``sets`` its ``--set`` overrides, ``kw`` the loopback's
+    keyword arguments (``ebn0``, ``esn0``, ``cfo``, ``sro``, ``seed``, ``medium``, ...).
+    Returns the result as ``orbitlink loopback --json`` prints it."""
+    from orbitlink.flowgraphs.links import load_link
+    from orbitlink.flowgraphs.loopback import loopback as run
+
+    return run(load_link(link, sets), frames, **kw).to_dict()

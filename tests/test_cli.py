@@ -18,6 +18,7 @@ import pytest
 
 from orbitlink.flowgraphs import cli
 from orbitlink.flowgraphs.runner import Progress
+from orbitlink.tests.helpers import loopback
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 LINKS = ("bpsk", "qpsk", "oqpsk", "8psk")
@@ -258,21 +259,13 @@ def test_decode_subprocess(rec):
 # loopback
 
 
-def _loopback(capsys, link, frames, esn0, cfo, sro, *extra):
-    rc, out, err = run(["loopback", "--link", link, "--frames", frames, "--esn0", esn0,
-                        "--cfo", cfo, "--sro", sro, "--json", *extra], capsys)
-    assert rc == 0, err
-    (res,) = json_lines(out)
-    return res
-
-
 @pytest.mark.parametrize("link,frames,cfo,sro", [
     ("bpsk", 8, 2000.0, 180.0),
     ("qpsk", 16, 2400.0, 200.0),
     ("oqpsk", 16, -1800.0, -150.0),
 ])
 def test_loopback_impaired(capsys, link, frames, cfo, sro):
-    r = _loopback(capsys, link, frames, 10, cfo, sro)
+    r = loopback(link, frames, esn0=10, cfo=cfo, sro=sro)
     assert r["link"] == link
     assert r["frames_sent"] == frames
     assert r["frames_found"] == frames, r
@@ -290,7 +283,7 @@ def test_loopback_impaired(capsys, link, frames, cfo, sro):
 
 
 def test_loopback_8psk(capsys):
-    r = _loopback(capsys, "8psk", 8, 18, 2400.0, -200.0)
+    r = loopback("8psk", 8, esn0=18, cfo=2400.0, sro=-200.0)
     assert r["frames_found"] == r["frames_sent"] == 8, r
     assert r["frames_ok"] == 8 and r["bit_errors"] == 0 and r["false_frames"] == 0, r
     assert abs(r["snr_db"] - 18) < 1.0 and abs(r["freq_offset_hz"] - 2400) < 5, r
@@ -315,7 +308,7 @@ def test_loopback_text(capsys):
 
 def test_loopback_plot(tmp_path, capsys):
     out_dir = tmp_path / "plots"
-    r = _loopback(capsys, "qpsk", 3, 12, 1500.0, 100.0, "--plot", "--out", out_dir)
+    r = loopback("qpsk", 3, esn0=12, cfo=1500.0, sro=100.0, plot=True, out_dir=str(out_dir))
     pngs = sorted(out_dir.glob("*.png"))
     assert len(pngs) == 2, pngs
     assert {p.name for p in pngs} == {"constellation-qpsk.png", "spectrum-qpsk.png"}

@@ -8,6 +8,7 @@ import pytest
 
 from orbitlink.flowgraphs.cli import main
 from orbitlink.flowgraphs.links import link_names, load_link
+from orbitlink.tests.helpers import loopback
 
 FAMILY_LINKS = ["ax25-afsk1200", "ax25-fsk9600", "ax25-fsk4800", "ax25-bpsk-g3ruh",
                 "ax25-bpsk1200-g3ruh", "ax100-asm", "ax100-rs", "u482c", "ccsds-concat-fsk",
@@ -18,14 +19,6 @@ def test_links_are_listed():
     assert set(FAMILY_LINKS) <= set(link_names())
 
 
-def _loopback(capsys, link, medium, *extra):
-    rc = main(["loopback", "--link", link, "--frames", "6", "--medium", medium, "--json",
-               *extra])
-    out = capsys.readouterr().out
-    assert rc == 0
-    return json.loads(out)
-
-
 @pytest.mark.parametrize("medium", ["iq", "audio"])
 @pytest.mark.parametrize("link", FAMILY_LINKS)
 def test_family_loopback(capsys, link, medium):
@@ -33,9 +26,8 @@ def test_family_loopback(capsys, link, medium):
     cfo = 0.04 * lk.symbol_rate  # Hz; within what the receivers must find on their own
     # AFSK rides on FM: below the FM threshold (about 10 dB carrier-to-noise in Carson's
     # bandwidth, i.e. Eb/N0 ~ 20 dB at 1200 Bd in 12 kHz) the discriminator clicks
-    ebn0 = "22" if lk.modulation == "afsk" else "14"
-    r = _loopback(capsys, link, medium, "--ebn0", ebn0, "--cfo", f"{cfo:g}", "--sro", "-300",
-                  "--seed", "3")
+    ebn0 = 22 if lk.modulation == "afsk" else 14
+    r = loopback(link, 6, medium=medium, ebn0=ebn0, cfo=cfo, sro=-300, seed=3)
     assert r["frames_ok"] == r["frames_sent"] == 6, r
     assert r["false_frames"] == 0
 
@@ -44,16 +36,14 @@ def test_family_loopback(capsys, link, medium):
                                        ("ax100-rs", 4800), ("ax100-rs", 19200),
                                        ("ax25-bpsk-g3ruh", 1200)])
 def test_baud_override_loopback(capsys, link, baud):
-    r = _loopback(capsys, link, "audio", "--ebn0", "14", "--sro", "200", "--set",
-                  f"baud={baud}")
+    r = loopback(link, 6, medium="audio", ebn0=14, sro=200, sets={"baud": str(baud)})
     assert r["frames_ok"] == r["frames_sent"] == 6, r
 
 
 @pytest.mark.parametrize("medium", ["iq", "audio"])
 def test_gmsk_discriminator_loopback(capsys, medium):
     """GMSK BT 0.5 through the discriminator (the default receiver; FM audio or IQ)."""
-    r = _loopback(capsys, "ax25-gmsk9600", medium, "--ebn0", "18", "--cfo", "384", "--sro",
-                  "-300", "--seed", "3")
+    r = loopback("ax25-gmsk9600", 6, medium=medium, ebn0=18, cfo=384, sro=-300, seed=3)
     assert r["frames_ok"] == r["frames_sent"] == 6, r
 
 

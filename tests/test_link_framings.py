@@ -12,16 +12,11 @@ from orbitlink.flowgraphs.runner import run_chain
 from orbitlink.framing import ax25, ccsds_tc, space_packet
 from orbitlink.framing.kiss import read_kiss_file, write_kiss_file
 from orbitlink.modem.channel import simulate
-
-
-def _loopback(capsys, link, frames, ebn0, cfo=600.0, sro=80.0, seed=4):
-    assert main(["loopback", "--link", link, "--frames", str(frames), "--ebn0", str(ebn0),
-                 "--cfo", str(cfo), "--sro", str(sro), "--seed", str(seed), "--json"]) == 0
-    return json.loads(capsys.readouterr().out)
+from orbitlink.tests.helpers import loopback
 
 
 def test_ax25_over_bpsk_g3ruh_loopback(capsys):
-    r = _loopback(capsys, "ax25-bpsk-g3ruh", 12, 9.0)
+    r = loopback("ax25-bpsk-g3ruh", 12, ebn0=9.0, cfo=600.0, sro=80.0, seed=4)
     assert r["frames_sent"] == r["frames_found"] == r["frames_ok"] == 12
     assert r["false_frames"] == 0
 
