@@ -43,6 +43,7 @@ from orbitlink.framing._base import BitFramer
 from orbitlink.framing.errors import FrameBuildError, FrameParseError
 from orbitlink.modem.sync import distributed_sync_search
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
+from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.fec import conv as _conv
 from orbitlink.modem.fec.crc import as_bytes as _as_bytes
 from orbitlink.modem.fec.rs import ReedSolomon
@@ -235,41 +236,38 @@ class Ao40Deframer(Block):
     out_type = "pdu"
 
     def _reset(self):
-        self._buf = np.zeros(0, np.float32)
-        self._base = 0  # absolute index of _buf[0]
+        self._buf = StreamBuffer(np.float32)  # soft bits from absolute index .base on
         self._next = 0  # next absolute position to examine
 
     def _process(self, chunk):
         x = np.asarray(chunk, np.float32)
         if len(x) and not np.all(np.isfinite(x)):
             x = np.nan_to_num(x, nan=0.0, posinf=1e30, neginf=-1e30)
-        self._buf = np.concatenate([self._buf, x])
+        self._buf.append(x)
         out = self._search()
-        drop = self._next - self._base
-        if drop > 0:
-            self._buf = self._buf[drop:]
-            self._base += drop
+        self._buf.keep_from(self._next)
         return out
 
     def _search(self):
         p_ = self.params
         out = []
         res = np.zeros(4, np.float64)
+        buf, base = self._buf.view, self._buf.base
         while True:
-            last = self._base + len(self._buf) - FRAME_BITS  # last position with a whole frame
+            last = self._buf.end - FRAME_BITS  # last position with a whole frame
             if self._next > last:
                 break
-            start, stop = self._next - self._base, last - self._base + 1
-            if not distributed_sync_search(self._buf, start, stop, SYNC_BITS, ROWS,
-                                           p_.max_errors, res):
+            start, stop = self._next - base, last - base + 1
+            if not distributed_sync_search(buf, start, stop, SYNC_BITS, ROWS, p_.max_errors,
+                                           res):
                 self._next = last + 1
                 break
             q, inverted = int(res[0]), bool(res[1])
-            p = self._base + q
+            p = base + q
             if inverted and not p_.allow_inverted:
                 self._next = p + 1
                 continue
-            frame = self._buf[q:q + FRAME_BITS]
+            frame = buf[q:q + FRAME_BITS]
             r = decode_frame_llrs(-frame if inverted else frame)
             if r.ok or p_.emit_failed:
                 out.append(Pdu(r.block, {

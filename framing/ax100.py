@@ -60,6 +60,7 @@ import numpy as np
 
 from orbitlink.framing.errors import FrameBuildError, FrameParseError
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
+from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.fec.crc import as_bytes as _as_bytes
 from orbitlink.modem.fec.golay import golay24_decode, golay24_encode
 from orbitlink.modem.fec.line import check_bits
@@ -414,8 +415,7 @@ class Ax100Deframer(Block):
         self._sync_int = int("".join(map(str, self._sync)), 2)
         self._hdr_bits = 24 if p.mode == "asm" else 8
         self._descr = G3ruhDescrambler() if p.mode == "rs" else None
-        self._buf = np.zeros(0, np.uint8)
-        self._base = 0  # absolute bit index of _buf[0]
+        self._buf = StreamBuffer(np.uint8)  # channel bits from absolute index .base on
         self._next = 0  # next absolute position to examine
 
     def _hard(self, chunk) -> np.ndarray:
@@ -425,12 +425,9 @@ class Ax100Deframer(Block):
         bits = self._hard(chunk)
         if self._descr is not None:
             bits = self._descr.process(bits)
-        self._buf = np.concatenate([self._buf, bits])
+        self._buf.append(bits)
         out = self._search()
-        drop = self._next - self._base
-        if drop > 0:
-            self._buf = self._buf[drop:]
-            self._base += drop
+        self._buf.keep_from(self._next)
         return out
 
     def _search(self):
@@ -440,18 +437,18 @@ class Ax100Deframer(Block):
         ns = len(self._sync)
         head = ns + self._hdr_bits
         res = np.zeros(3, np.int64)
+        buf, base = self._buf.view, self._buf.base
         while True:
-            n_avail = self._base + len(self._buf)
+            n_avail = self._buf.end
             last = n_avail - head  # last position whose sync word and header have arrived
             if self._next > last:
                 break
-            start, stop = self._next - self._base, last - self._base + 1
-            if not asm_search(self._buf, start, stop, self._sync_int, ns,
-                              self.params.max_errors, res):
+            start, stop = self._next - base, last - base + 1
+            if not asm_search(buf, start, stop, self._sync_int, ns, self.params.max_errors, res):
                 self._next = last + 1
                 break
             q, inverted, errors = int(res[0]), bool(res[1]), int(res[2])
-            p = self._base + q
+            p = base + q
             if inverted and not self.params.allow_inverted:
                 self._next = p + 1
                 continue
@@ -486,7 +483,7 @@ class Ax100Deframer(Block):
         return out
 
     def _bytes(self, q: int, n: int, inverted: bool) -> bytes:
-        b = self._buf[q:q + 8 * n]
+        b = self._buf.view[q:q + 8 * n]
         if inverted:
             b = b ^ 1
         return np.packbits(b).tobytes()

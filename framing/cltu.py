@@ -29,6 +29,7 @@ from orbitlink.framing import ccsds_tc
 from orbitlink.framing.errors import FrameBuildError, FrameParseError
 from orbitlink.framing._base import BitFramer
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
+from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.fec.bch import BchStatus, bch_decode, bch_encode
 
 __all__ = ["START_SEQUENCE", "TAIL_SEQUENCE", "FILL", "build_cltu", "parse_cltu",
@@ -188,12 +189,11 @@ class CltuDecoder(Block):
     out_type = "pdu"
 
     def _reset(self):
-        self._buf = np.zeros(0, np.uint8)
-        self._base = 0  # absolute index of _buf[0]
+        self._buf = StreamBuffer(np.uint8)  # input bits from absolute index .base on
         self._cur = None  # CLTU in progress: dict
 
     def _process(self, bits):
-        self._buf = np.concatenate([self._buf, bits & 1]) if len(self._buf) else bits & 1
+        self._buf.append(bits & 1)
         out = []
         while True:
             if self._cur is None:
@@ -213,11 +213,10 @@ class CltuDecoder(Block):
         return out
 
     def _consume(self, n):
-        self._buf = self._buf[n:]
-        self._base += n
+        self._buf.consume(n)
 
     def _search(self) -> bool:
-        b = self._buf
+        b = self._buf.view
         if len(b) < 16:
             return False
         win = np.lib.stride_tricks.sliding_window_view(b, 16)
@@ -227,13 +226,13 @@ class CltuDecoder(Block):
             self._consume(len(b) - 15)
             return False
         i = int(hits[0])
-        self._cur = {"start": self._base + i, "start_errors": int(err[i]), "data": bytearray(),
+        self._cur = {"start": self._buf.base + i, "start_errors": int(err[i]), "data": bytearray(),
                      "corrected": 0, "codeblocks": 0}
         self._consume(i + 16)
         return True
 
     def _codeblock(self, out):
-        cb_bits = self._buf[:64]
+        cb_bits = self._buf.view[:64]
         cb = np.packbits(cb_bits).tobytes()
         self._consume(64)
         info, status = bch_decode(cb, self.params.mode)

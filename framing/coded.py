@@ -31,6 +31,7 @@ from orbitlink import OrbitlinkError
 from orbitlink.modem.sync import asm_search
 from orbitlink.framing._base import BitFramer
 from orbitlink.modem.block import Block, Pdu, Rate, SYM_DTYPE, param, register
+from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.fec.codec import CrcStage, FrameCodec, RandomizerStage, RsStage
 from orbitlink.modem.modulation import m2m4
 from orbitlink.modem.psk import SoftDemapper
@@ -133,8 +134,7 @@ class _Hypothesis:
         self.transform = transform  # "id" or "rot" (QPSK 90 degrees)
         self.skip = skip  # LLRs dropped at the start of the stream (pair alignment)
         self.viterbi = viterbi
-        self.bits = np.zeros(0, np.uint8)
-        self.base = 0  # absolute decoded-bit index of bits[0]
+        self.buf = StreamBuffer(np.uint8)  # decoded bits from absolute index .base on
         self.next = 0  # next bit position to examine
         self.expect = -1  # where the next ASM should start (flywheel), -1 when not locked
         self.misses = 0  # frames that failed in a row where the flywheel expected them
@@ -142,6 +142,16 @@ class _Hypothesis:
         self.last_end = 0  # end of the last good frame (no frame is decoded before it)
         self.llr_offset = skip
         self.prev_bit = 0  # last decoded bit before differential decoding
+
+    @property
+    def bits(self) -> np.ndarray:
+        """The decoded bits held (a view, valid until the next append)."""
+        return self.buf.view
+
+    @property
+    def base(self) -> int:
+        """Absolute decoded-bit index of ``bits[0]``."""
+        return self.buf.base
 
 
 @register
@@ -182,8 +192,7 @@ class CodedDeframer(Block):
         transforms = ("id",) if p.modulation == "bpsk" else ("id", "rot")
         hyps = [(tf, s) for tf in transforms for s in skips]
         self.hyps = [_Hypothesis(i, tf, s, self._new_viterbi()) for i, (tf, s) in enumerate(hyps)]
-        self._sym = np.zeros(0, SYM_DTYPE)
-        self._sym_base = 0
+        self._sym = StreamBuffer(SYM_DTYPE)  # symbols from absolute index .base on
         self._nllr = 0  # LLRs produced so far
         self._pending = []  # (symbol_index, hypothesis, Pdu)
 
@@ -218,7 +227,7 @@ class CodedDeframer(Block):
             d[1:] ^= bits[:-1]
             h.prev_bit = int(bits[-1])
             bits = d
-        h.bits = np.concatenate([h.bits, bits])
+        h.buf.append(bits)
 
     def _bit_to_symbol(self, h: _Hypothesis, bit_index: float) -> int:
         llr_index = bit_index / self._bits_per_llr + h.llr_offset
@@ -283,10 +292,7 @@ class CodedDeframer(Block):
                 h.next, h.expect = abs_pos + 1, abs_pos + need
             else:
                 h.next, h.expect, h.misses = abs_pos + 1, -1, 0
-        drop = self._horizon(h) - h.base
-        if drop > 0:
-            h.bits = h.bits[drop:]
-            h.base += drop
+        h.buf.keep_from(self._horizon(h))
 
     def _horizon(self, h: _Hypothesis) -> int:
         """No frame of this hypothesis can start before this bit any more."""
@@ -316,9 +322,9 @@ class CodedDeframer(Block):
         p = self.params
         s0 = self._bit_to_symbol(h, abs_pos)
         s1 = self._bit_to_symbol(h, abs_pos + len(self.asm) + self.frame_bits)
-        i0 = max(0, s0 - self._sym_base)
-        i1 = max(i0 + 1, min(len(self._sym), s1 - self._sym_base))
-        rec = self._sym[i0:i1]
+        i0 = max(0, s0 - self._sym.base)
+        i1 = max(i0 + 1, min(len(self._sym), s1 - self._sym.base))
+        rec = self._sym.view[i0:i1]
         if len(rec):
             s, n = m2m4(rec["z"])
             t0 = float(rec["t"][0])
@@ -359,14 +365,11 @@ class CodedDeframer(Block):
         keep_from = min(self._bit_to_symbol(h, self._horizon(h)) for h in self.hyps) - 2
         if self._pending:
             keep_from = min(keep_from, min(x[0] for x in self._pending))
-        drop = keep_from - self._sym_base
-        if drop > 0:
-            self._sym = self._sym[drop:]
-            self._sym_base += drop
+        self._sym.keep_from(keep_from)
         return [pdu for _, _, pdu in out]
 
     def _run(self, sym, final):
-        self._sym = np.concatenate([self._sym, sym])
+        self._sym.append(sym)
         llr = self.demap.process(sym)
         self._nllr += len(llr)
         for h in self.hyps:

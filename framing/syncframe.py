@@ -26,6 +26,7 @@ from orbitlink import OrbitlinkError
 from orbitlink.modem.sync import symbol_sync_search
 from orbitlink.framing._base import BitFramer
 from orbitlink.modem.block import SYM_DTYPE, Block, Pdu, Rate, param, register
+from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.fec.crc import crc16_ccitt
 from orbitlink.modem.modulation import MODULATIONS, Modulation, m2m4
 
@@ -140,8 +141,7 @@ class SyncDeframer(Block):
         self._ref = pts[mod.index_of_label[self._sync_lab[: self._n_corr]]]
         self._labels = mod.labels.astype(np.int64)
         self._extra = 1 if mod.offset else 0
-        self._buf = np.zeros(0, SYM_DTYPE)
-        self._base = 0  # absolute symbol index of _buf[0]
+        self._buf = StreamBuffer(SYM_DTYPE)  # symbols from absolute index .base on
         self._next = 0  # next position to examine
         self._prev = np.complex128(1.0)  # differential: symbol before _buf[0]
 
@@ -159,19 +159,19 @@ class SyncDeframer(Block):
         return [z, np.conj(z), sh, np.conj(sh)]
 
     def _process(self, sym):
-        self._buf = np.concatenate([self._buf, sym])
+        self._buf.append(sym)
         out = []
         lay = self.layout
         need = lay.nsym + self._extra
+        base = self._buf.base
         while True:
-            n = len(self._buf)
-            last_start = self._base + n - need  # last position with a whole frame behind it
+            last_start = self._buf.end - need  # last position with a whole frame behind it
             if self._next > last_start:
                 break
-            z = self._buf["z"].astype(np.complex128)
+            z = self._buf.view["z"].astype(np.complex128)
             views = self._views(z)
-            start = self._next - self._base
-            stop = last_start - self._base + 1
+            start = self._next - base
+            stop = last_start - base + 1
             best = None
             res = np.zeros(4)
             for vi, v in enumerate(views):
@@ -187,17 +187,16 @@ class SyncDeframer(Block):
                 break
             p, errors, vi, rot = best
             out.append(self._frame(views[vi], p, rot, errors, vi))
-            self._next = self._base + p + lay.nsym
+            self._next = base + p + lay.nsym
         self._trim()
         return out
 
     def _trim(self):
-        drop = self._next - self._base
+        drop = self._next - self._buf.base
         if drop > 0:
             if self.layout.mod.differential:
-                self._prev = np.complex128(self._buf["z"][drop - 1])
-            self._buf = self._buf[drop:]
-            self._base += drop
+                self._prev = np.complex128(self._buf.view["z"][drop - 1])
+            self._buf.consume(drop)
 
     def _frame(self, view, p, rot, errors, vi):
         prm, lay = self.params, self.layout
@@ -215,12 +214,12 @@ class SyncDeframer(Block):
             crc_ok = rx_crc == crc16_ccitt(payload)
         else:
             crc_ok = True
-        rec = self._buf[p: p + lay.nsym]
+        rec = self._buf.view[p: p + lay.nsym]
         t0 = float(rec["t"][0])
         sidx = int(round(t0))
         meta = {
             "sample_index": sidx,
-            "symbol_index": int(self._base + p),
+            "symbol_index": int(self._buf.base + p),
             "time_s": round(sidx / prm.samp_rate, 9),
             "snr_db": round(10 * math.log10(max(s, 1e-30) / nv), 2),
             "freq_offset_hz": round(float(np.mean(rec["f"].astype(np.float64))) * prm.samp_rate, 3),

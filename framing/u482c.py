@@ -42,6 +42,7 @@ from orbitlink.framing.ax100 import (FLAG_RS, RS_PARITY, decode_length, encode_l
 from orbitlink.framing.errors import FrameBuildError, FrameParseError
 from orbitlink.modem.sync import asm_search
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
+from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.fec import conv as _conv
 from orbitlink.modem.fec.crc import as_bytes as _as_bytes
 from orbitlink.modem.fec.rs import ReedSolomon
@@ -271,21 +272,18 @@ class U482cDeframer(Block):
     out_type = "pdu"
 
     def _reset(self):
-        self._llr = np.zeros(0, np.float32)
-        self._bits = np.zeros(0, np.uint8)
-        self._base = 0
+        # soft bits and their hard decisions from absolute index .base on
+        self._llr = StreamBuffer(np.float32)
+        self._bits = StreamBuffer(np.uint8)
         self._next = 0
 
     def _process(self, chunk):
         x = np.nan_to_num(np.asarray(chunk, np.float32), nan=0.0)
-        self._llr = np.concatenate([self._llr, x])
-        self._bits = np.concatenate([self._bits, (x > 0).astype(np.uint8)])
+        self._llr.append(x)
+        self._bits.append(x > 0)
         out = self._search()
-        drop = self._next - self._base
-        if drop > 0:
-            self._llr = self._llr[drop:]
-            self._bits = self._bits[drop:]
-            self._base += drop
+        self._llr.keep_from(self._next)
+        self._bits.keep_from(self._next)
         return out
 
     def _search(self):
@@ -294,21 +292,22 @@ class U482cDeframer(Block):
         ns = len(_SYNC_BITS)
         head = ns + HEADER_BITS
         res = np.zeros(3, np.int64)
+        bits, llr, base = self._bits.view, self._llr.view, self._bits.base
         while True:
-            n_avail = self._base + len(self._bits)
+            n_avail = self._bits.end
             last = n_avail - head
             if self._next > last:
                 break
-            start, stop = self._next - self._base, last - self._base + 1
-            if not asm_search(self._bits, start, stop, SYNC, ns, p_.max_errors, res):
+            start, stop = self._next - base, last - base + 1
+            if not asm_search(bits, start, stop, SYNC, ns, p_.max_errors, res):
                 self._next = last + 1
                 break
             q, inverted, errors = int(res[0]), bool(res[1]), int(res[2])
-            p = self._base + q
+            p = base + q
             if inverted and not p_.allow_inverted:
                 self._next = p + 1
                 continue
-            hb = self._bits[q + ns:q + head]
+            hb = bits[q + ns:q + head]
             try:
                 field, g = decode_length(np.packbits(hb ^ 1 if inverted else hb).tobytes())
             except FrameParseError:
@@ -321,7 +320,7 @@ class U482cDeframer(Block):
             if p_.require_rs and not field & FLAG_RS:
                 self._next = p + 1
                 continue
-            body = self._llr[q + head:q + total]
+            body = llr[q + head:q + total]
             try:
                 fr = decode_body(-body if inverted else body, field, g)
             except FrameParseError:

@@ -28,6 +28,7 @@ import numpy as np
 
 from orbitlink.modem._kernels import audio as K
 from orbitlink.modem.block import Block, ParamError, Rate, param, register
+from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.filters import kaiser_lowpass, kaiser_sinc_table
 
 __all__ = ["SsbToIq", "SsbToIqParams", "Resampler", "RealResampler", "ResamplerParams",
@@ -157,14 +158,13 @@ class SsbToIq(Block):
         self.out_rate = p.samp_rate / self.decim
         self._nblock = max(64, int(round(p.acq_symbols * p.samp_rate / p.symbol_rate)))
         self._n_in = 0  # input samples seen
-        self._hold = np.zeros(0, np.float32)  # held input, absolute indices 0 ..
+        self._hold = StreamBuffer(np.float32)  # held input, absolute indices 0 ..
         self._examined = 0  # acquisition blocks examined
         self._best = None  # (line_db, carrier_hz) of the strongest block so far
         self.carrier_hz = None
         self.line_db = None
         self.taps = None
-        self._buf = np.zeros(0, np.complex128)
-        self._base = 0
+        self._buf = StreamBuffer(np.complex128)  # mixed samples from absolute index .base on
         self._m = 0  # next output index
         if p.carrier > 0:
             self._start(p.carrier, None)
@@ -192,27 +192,23 @@ class SsbToIq(Block):
         fp = min(fp, fstop - 0.05 * p.symbol_rate)
         self.taps = kaiser_lowpass(0.5 * (fp + fstop) / fs, (fstop - fp) / fs, 60.0)
         d = (len(self.taps) - 1) // 2
-        self._buf = np.zeros(d, np.complex128)  # zeros before the first sample
-        self._base = -d
+        self._buf = StreamBuffer(np.complex128, base=-d, fill=d)  # zeros before the first sample
 
     def _filter(self, x, final):
         """Mix and filter the next input samples (absolute indices continue from the buffer)."""
-        n0 = self._base + len(self._buf)
-        mixed = np.empty(len(x), np.complex128)
+        n0 = self._buf.end
+        mixed = self._buf.reserve(len(x))  # mixed down in place, behind the history
         K.mix_down(np.asarray(x, np.float64), n0, self.carrier_hz / self.params.samp_rate, mixed)
         d = (len(self.taps) - 1) // 2
         n_last = n0 + len(x) - 1
         if final:
-            mixed = np.concatenate([mixed, np.zeros(d, np.complex128)])
-        self._buf = np.concatenate([self._buf, mixed])
+            self._buf.extend_zeros(d)
         nmax = max(0, (n_last - self._m * self.decim) // self.decim + 1)
         out = np.empty(nmax, np.complex128)
-        k = K.fir_decim(self._buf, self._base, self._m, self.decim, self.taps, n_last, out)
+        k = K.fir_decim(self._buf.view, self._buf.base, self._m, self.decim, self.taps, n_last,
+                        out)
         self._m += k
-        drop = self._m * self.decim - d - self._base
-        if drop > 0:
-            self._buf = self._buf[drop:].copy()
-            self._base += drop
+        self._buf.keep_from(self._m * self.decim - d)
         y = out[:k].astype(np.complex64)
         return np.conj(y) if self.params.lsb else y
 
@@ -220,11 +216,11 @@ class SsbToIq(Block):
         self._n_in += len(x)
         if self.carrier_hz is not None:
             return self._filter(x, False)
-        self._hold = np.concatenate([self._hold, x])
+        self._hold.append(x)
         nb = self._nblock
         while len(self._hold) >= (self._examined + 1) * nb:
             b = self._examined
-            f, snr = self._measure(self._hold[b * nb:(b + 1) * nb])
+            f, snr = self._measure(self._hold.view[b * nb:(b + 1) * nb])
             self._examined += 1
             if snr >= self.params.min_line_db:
                 self._start(f, snr)
@@ -234,22 +230,20 @@ class SsbToIq(Block):
                 break
         if self.carrier_hz is None:
             return np.zeros(0, np.complex64)
-        held, self._hold = self._hold, np.zeros(0, np.float32)
-        return self._filter(held, False)
+        return self._filter(self._hold.take_all(), False)
 
     def _flush(self):
         if self.carrier_hz is None:
             if self._n_in == 0:
                 return np.zeros(0, np.complex64)
-            rest = self._hold[self._examined * self._nblock:]
+            rest = self._hold.view[self._examined * self._nblock:]
             if len(rest) >= 64:
                 f, snr = self._measure(rest)
             if self._best is None:
                 self._start(0.5 * (self.fmin + self.fmax), None)
             else:
                 self._start(self._best[1], self._best[0])
-            held, self._hold = self._hold, np.zeros(0, np.float32)
-            return self._filter(held, True)
+            return self._filter(self._hold.take_all(), True)
         return self._filter(np.zeros(0, np.float32), True)
 
     @classmethod
@@ -301,31 +295,25 @@ class _ResamplerBase(Block):
         table /= table.sum(axis=1, keepdims=True)  # unit DC gain at every phase
         self._table = np.ascontiguousarray(table)
         self._state = np.zeros(3, np.int64)
-        self._buf = np.zeros((self._nch, half), np.float64)  # zeros before the first sample
-        self._base = -half
+        # input samples (complex for two channels) from absolute index .base on; zeros before 0
+        self._buf = StreamBuffer(np.complex128 if self._nch == 2 else np.float64, base=-half,
+                                 fill=half)
         self._n_in = 0
 
     def _run(self, x, final):
-        n_new = len(x)
-        self._n_in += n_new
-        if self._nch == 2:
-            v = np.stack([x.real, x.imag]).astype(np.float64)
-        else:
-            v = np.asarray(x, np.float64)[None, :]
-        parts = [self._buf, v]
+        self._n_in += len(x)
+        self._buf.append(x)
         if final:
-            parts.append(np.zeros((self._nch, self._half), np.float64))
-        self._buf = np.concatenate(parts, axis=1)
-        n_last = self._n_in - 1 if final else self._base + self._buf.shape[1]
-        avail = self._base + self._buf.shape[1] - self._state[1]
+            self._buf.extend_zeros(self._half)
+        n_last = self._n_in - 1 if final else self._buf.end
+        avail = self._buf.end - self._state[1]
         nmax = max(0, int(avail * self._den // self.ratio.numerator) + 2)
         out = np.empty((self._nch, nmax), np.float64)
-        k = K.resample(self._buf, self._base, self._state, self._step_int, self._step_rem,
+        v = self._buf.view
+        chans = np.stack([v.real, v.imag]) if self._nch == 2 else v[None, :]
+        k = K.resample(chans, self._buf.base, self._state, self._step_int, self._step_rem,
                        self._den, self._table, n_last, out)
-        drop = int(self._state[1]) - self._half + 1 - self._base
-        if drop > 0:
-            self._buf = self._buf[:, drop:].copy()
-            self._base += drop
+        self._buf.keep_from(int(self._state[1]) - self._half + 1)
         if self._nch == 2:
             return (out[0, :k] + 1j * out[1, :k]).astype(np.complex64)
         return out[0, :k].astype(np.float32)

@@ -62,6 +62,7 @@ import numpy as np
 from orbitlink import OrbitlinkError
 from orbitlink.modem._kernels import channel_kernels as _k
 from orbitlink.modem.block import Block, ParamError, Rate, param, register
+from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.filters import kaiser_sinc_table
 
 __all__ = ["Channel", "ChannelParams", "ProfileError", "load_freq_profile", "simulate",
@@ -328,8 +329,8 @@ class Channel(Block):
         self._tau = float(p.timing_offset)
         self._resampling = self._eps != 0.0 or self._tau != 0.0
         half = INTERP_HALF
-        self._buf = np.zeros(half, np.complex64)  # inputs base .. n_in - 1 (zeros before 0)
-        self._base = -half
+        # inputs from absolute index .base to n_in - 1 (zeros before 0)
+        self._buf = StreamBuffer(np.complex64, base=-half, fill=half)
         self._n_in = 0
         self._k = 0  # absolute index of the next output sample
         pn_ss, awgn_ss = np.random.SeedSequence(int(p.seed)).spawn(2)
@@ -358,9 +359,9 @@ class Channel(Block):
         if not self._resampling:
             return self._impair(chunk.astype(np.complex128))
         if len(chunk):
-            self._buf = np.concatenate([self._buf, chunk])
+            self._buf.append(chunk)
             self._n_in += len(chunk)
-        y = self._resample(self._buf, n_last=np.iinfo(np.int64).max)
+        y = self._resample(n_last=np.iinfo(np.int64).max)
         self._trim()
         return self._impair(y)
 
@@ -369,19 +370,20 @@ class Channel(Block):
             self._flushed = True
             return np.zeros(0, np.complex64)
         self._flushed = True
-        padded = np.concatenate([self._buf, np.zeros(2 * INTERP_HALF + 2, np.complex64)])
-        y = self._resample(padded, n_last=self._n_in - 1)
+        self._buf.extend_zeros(2 * INTERP_HALF + 2)
+        y = self._resample(n_last=self._n_in - 1)
         return self._impair(y)
 
     # ----------------------------------------------------------------------------------------
-    def _resample(self, buf, n_last):
+    def _resample(self, n_last):
         table = interpolation_table()
         parts = []
-        n_max = self._base + len(buf) - 1
+        buf = self._buf.view
+        n_max = self._buf.end - 1
         while True:
             cap = max(16, int((n_max + 2) / (1.0 + self._eps)) - self._k + 4)
             out = np.empty(cap, np.complex128)
-            n = _k.resample(buf, np.int64(self._base), np.int64(self._k), self._eps, self._tau,
+            n = _k.resample(buf, np.int64(self._buf.base), np.int64(self._k), self._eps, self._tau,
                             table, np.int64(n_last), out)
             parts.append(out[:n])
             self._k += n
@@ -393,11 +395,7 @@ class Channel(Block):
         # keep the inputs the next output needs (n_k - K + 1 onwards), with a margin
         k = self._k
         n_next = k + math.floor(k * self._eps + self._tau)
-        keep_from = n_next - INTERP_HALF - 2
-        drop = keep_from - self._base
-        if drop > 0:
-            self._buf = self._buf[drop:].copy()
-            self._base += drop
+        self._buf.keep_from(n_next - INTERP_HALF - 2)
 
     def _impair(self, y):
         """Frequency, phase noise, gain, noise on ``y`` (complex128, starting at self._k_imp)."""

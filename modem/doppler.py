@@ -46,6 +46,7 @@ import numpy as np
 from orbitlink import OrbitlinkError
 from orbitlink.modem._kernels import doppler as K
 from orbitlink.modem.block import Block, ParamError, Rate, param, register
+from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.filters import loop_gains, lowpass
 
 __all__ = ["AnalyticDoppler", "DopplerError", "DopplerNcoParams", "DopplerCorrector",
@@ -420,14 +421,14 @@ class DopplerTracker(Block):
         self._f = 0.0  # NCO frequency at sample _nb (Hz)
         self._r = 0.0  # rate (Hz/s)
         self._nb = 0  # start of the current measurement period
-        self._z: list[np.ndarray] = []
+        self._z = StreamBuffer(np.complex128)  # filter outputs of the measurement period
         self._present = False
         self._absent_s = 0.0
         self._sm = None  # smoothed (in-band, total) power
         self._snr = 0.0
         self.last_error_hz = 0.0
         self._acquired = False
-        self._hold = np.zeros(0, np.complex64)
+        self._hold = StreamBuffer(np.complex64)  # acquisition block being gathered
         self._n = 0  # absolute index of the next sample to leave (= _hold[0] while searching)
         self.acquisitions: list[tuple[int, float, float]] = []
         self.last_freq_hz = np.zeros(0, np.float64)
@@ -570,8 +571,7 @@ class DopplerTracker(Block):
         fs = p.samp_rate
         t = (self._n - self._nb) / fs
         nx = self._n - self._nb
-        z = np.concatenate(self._z) if self._z else np.zeros(0, np.complex128)
-        self._z = []
+        z = self._z.take_all()
         ptot = self._nf[K.NF_PTOT] / max(nx, 1)
         self._nf[K.NF_PTOT] = 0.0
         pin = float(np.mean(np.abs(z) ** 2)) if len(z) else 0.0
@@ -629,7 +629,7 @@ class DopplerTracker(Block):
         self._f = f_hz
         self._r = rate
         self._nb = self._n
-        self._z = []
+        self._z.clear()
         self._nf[K.NF_PTOT] = 0.0
         self._present = True
         self._absent_s = 0.0
@@ -649,12 +649,11 @@ class DopplerTracker(Block):
                     break
                 continue
             need = self._nacq - len(self._hold)
-            if len(x) < need:
-                self._hold = np.concatenate([self._hold, x])
-                break
-            block = np.concatenate([self._hold, x[:need]])
+            self._hold.append(x[:need])
             x = x[need:]
-            self._hold = np.zeros(0, np.complex64)
+            if len(self._hold) < self._nacq:
+                break
+            block = self._hold.take_all()
             res = self.acquire(block)
             if res is not None:
                 self._start_tracking(*res, len(block))
@@ -674,7 +673,7 @@ class DopplerTracker(Block):
         if self._acquired or not len(self._hold):
             self.last_freq_hz = np.zeros(0, np.float64)
             return np.zeros(0, np.complex64)
-        block, self._hold = self._hold, np.zeros(0, np.complex64)
+        block = self._hold.take_all()
         res = self.acquire(block) if len(block) >= 256 else None
         outs, frs = [], []
         if res is not None:

@@ -30,6 +30,7 @@ import numpy as np
 
 from orbitlink.modem._kernels import fsk as K
 from orbitlink.modem.block import Block, ParamError, Rate, param, register
+from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.filters import loop_gains, lowpass
 
 __all__ = ["FskModulator", "AfskModulator", "QuadratureDemod", "AfskDiscriminator",
@@ -62,8 +63,7 @@ class _FreqPulseTx(Block):
         self._half, self._c = gaussian_half(bt)
         self._sps = samp_rate / symbol_rate
         self._inv_sps = symbol_rate / samp_rate
-        self._syms = np.zeros(0, np.float64)
-        self._k0 = 0
+        self._syms = StreamBuffer(np.float64)  # +-1 per symbol still needed, from .base on
         self._nsym = 0
         self._n = 0
 
@@ -88,20 +88,16 @@ class _FreqPulseTx(Block):
         cnt = max(0, n_end - self._n)
         f = np.empty(cnt, np.float64)
         if cnt:
-            K.freq_pulses(self._syms, self._k0, self._n, cnt, self._inv_sps, self._half,
-                          self._c, f)
+            K.freq_pulses(self._syms.view, self._syms.base, self._n, cnt, self._inv_sps,
+                          self._half, self._c, f)
         self._n += cnt
-        keep = int(math.floor(self._n * self._inv_sps - 2 * self._half)) - 1
-        drop = keep - self._k0
-        if drop > 0:
-            self._syms = self._syms[drop:]
-            self._k0 += drop
+        self._syms.keep_from(int(math.floor(self._n * self._inv_sps - 2 * self._half)) - 1)
         return f
 
     def _freq_process(self, bits):
         b = np.asarray(bits, np.uint8) & 1
         if len(b):
-            self._syms = np.concatenate([self._syms, 2.0 * b - 1.0])
+            self._syms.append(2.0 * b - 1.0)
             self._nsym += len(b)
         # sample n is complete once every symbol k <= floor(tau_n) is known
         return self._freq_until(self._n_before(float(self._nsym)))
@@ -289,19 +285,18 @@ class AfskDiscriminator(Block):
         self._fc = 0.5 * (p.mark + p.space) / p.samp_rate
         # normalise: rad/sample at the output rate -> (f - fc) / ((mark - space) / 2)
         self._gain = self.out_rate / (2 * math.pi) / (0.5 * (p.mark - p.space))
-        self._hist = np.zeros(ntaps - 1, np.complex128)
+        # mixed samples: the filter's history (zeros before sample 0), then the new ones
+        self._mh = StreamBuffer(np.complex128, base=-(ntaps - 1), fill=ntaps - 1)
         self._prev = np.zeros(1, np.complex128)
         self._n = 0
 
     def _process(self, x):
-        h = len(self._hist)
-        mh = np.empty(h + len(x), np.complex128)
-        mh[:h] = self._hist
+        self._mh.reserve(len(x))  # the kernel writes the mixed samples there
         out = np.empty(len(x) // self.decim + 2, np.float32)
-        n = K.afsk_disc(x, self._n, self._fc, mh, self._taps, self.decim, self._prev,
-                        self._gain, out)
+        n = K.afsk_disc(x, self._n, self._fc, self._mh.view, self._taps, self.decim,
+                        self._prev, self._gain, out)
         self._n += len(x)
-        self._hist = mh[len(mh) - h:].copy()
+        self._mh.keep_from(self._n - (len(self._taps) - 1))
         return out[:n]
 
     @classmethod
@@ -379,27 +374,23 @@ class FskClockRecovery(Block):
         st[K.CR_PER] = p.sps
         st[K.CR_T] = 0.5 * (prm[K.CP_W] + p.sps) + 1.0
         self._state = st
-        self._c = np.zeros(1, np.float64)  # prefix sums at boundaries base .. base + len - 1
-        self._base = 0
+        # prefix sums at sample boundaries .base .. .end - 1
+        self._c = StreamBuffer(np.float64, fill=1)
         self.last_times = np.zeros(0, np.float64)
         self.last_dc = np.zeros(0, np.float64)
 
     def _process(self, y):
-        n = len(y)
-        c = np.empty(len(self._c) + n, np.float64)
-        c[:len(self._c)] = self._c
-        K.prefix_sums(y, self._state, c[len(self._c):])
+        K.prefix_sums(y, self._state, self._c.reserve(len(y)))
         p = self.params
-        nmax = int((len(c) + 2) / (p.sps * (1 - p.max_dev))) + 4
+        nc = len(self._c)
+        nmax = int((nc + 2) / (p.sps * (1 - p.max_dev))) + 4
         llr = np.empty(nmax, np.float32)
         tt = np.empty(nmax, np.float64)
         dd = np.empty(nmax, np.float64)
-        nout = K.clock_recovery(c, self._base, self._state, self._prm, llr, tt, dd)
+        nout = K.clock_recovery(self._c.view, self._c.base, self._state, self._prm, llr, tt, dd)
         t = self._state[K.CR_T]
         keep = int(math.floor(t - 0.5 * self._state[K.CR_PER] - self._prm[K.CP_W])) - 2
-        drop = max(0, min(keep - self._base, len(c) - 1))
-        self._c = c[drop:].copy()
-        self._base += drop
+        self._c.keep_from(min(keep, self._c.end - 1))  # at least the last boundary stays
         self.last_times = tt[:nout]
         self.last_dc = dd[:nout]
         return llr[:nout]
@@ -483,7 +474,8 @@ class FskDemodulator(Block):
             if cutoff < 0.5:
                 ntaps = max(5, int(round(4 * sps)) | 1)
                 self._taps = lowpass(cutoff, ntaps, "hann_open").astype(np.float32)
-                self._hist = np.zeros(ntaps - 1, np.complex64)
+                # the filter's history, then the new samples
+                self._xh = StreamBuffer(np.complex64, base=-(ntaps - 1), fill=ntaps - 1)
                 # decimate where sps is large (the filter output needs > 2.5 cutoff)
                 self.decim = max(1, min(int(sps // 8), int(0.4 / cutoff)))
                 sps = sps / self.decim
@@ -508,15 +500,15 @@ class FskDemodulator(Block):
             out = np.empty(len(x), np.float32)
             K.quad_demod(x, self._prev, np.float32(1.0), out)
             return out
-        h = len(self._hist)
         if not self._started and len(x):
-            self._hist[:] = x[0]  # no ramp-in transient from zeros
+            self._xh.view[:] = x[0]  # no ramp-in transient from zeros
             self._started = True
-        xh = np.concatenate([self._hist, x])
+        self._xh.append(x)
         out = np.empty(len(x) // self.decim + 2, np.float32)
-        n = K.fir_quad(xh, self._n, self._taps, self.decim, self._prev, np.float32(1.0), out)
+        n = K.fir_quad(self._xh.view, self._n, self._taps, self.decim, self._prev,
+                       np.float32(1.0), out)
         self._n += len(x)
-        self._hist = xh[len(xh) - h:].copy()
+        self._xh.keep_from(self._n - (len(self._taps) - 1))
         return out[:n]
 
     def _process(self, x):
@@ -652,7 +644,8 @@ class GmskCoherentDemodulator(Block):
         cutoff = min(p.bandwidth / sps, 0.45)
         ntaps = max(5, int(round(4 * sps)) | 1)
         self._taps = lowpass(cutoff, ntaps, "hann_open").astype(np.float32)
-        self._fhist = np.zeros(ntaps - 1, np.complex64)
+        # derotated samples: the channel filter's history, then the new ones
+        self._fhist = StreamBuffer(np.complex64, base=-(ntaps - 1), fill=ntaps - 1)
         self._prev = np.zeros(1, np.complex64)
         self.clock = FskClockRecovery(sps=sps, window=0.8 if p.bt > 0 else 1.0,
                                       timing_bw=p.timing_bw, max_dev=p.clock_tolerance,
@@ -662,11 +655,10 @@ class GmskCoherentDemodulator(Block):
         self._c0, self._half_span = laurent_c0(p.bt, 256)
         self._c1, self._c2 = loop_gains(p.carrier_bw, 0.707)
         self._state = np.zeros(K.GC_NSTATE)
-        self._xb = np.zeros(0, np.complex64)
-        self._base = 0
+        self._xb = StreamBuffer(np.complex64)  # derotated samples the next symbols need
         self._n = 0  # samples through the pipeline
-        self._pending = np.zeros(0, np.float64)
-        self._hold = np.zeros(0, np.complex64)
+        self._pending = StreamBuffer(np.float64)  # instants (IQ samples) of the next symbols
+        self._hold = StreamBuffer(np.complex64)  # input held for the acquisition
         self._nacq = int(round(p.acq_symbols * sps))
         self.acq_frequency = None
 
@@ -679,45 +671,39 @@ class GmskCoherentDemodulator(Block):
         xd = np.empty(len(x), np.complex64)
         K.derotate(x, self._n, self._w0, xd)
         if self._n == 0 and len(xd):
-            self._fhist[:] = xd[0]  # no ramp-in transient from zeros
-        h = len(self._fhist)
-        xh = np.concatenate([self._fhist, xd])
+            self._fhist.view[:] = xd[0]  # no ramp-in transient from zeros
+        self._fhist.append(xd)
         u = np.empty(len(x), np.float32)
-        K.fir_quad(xh, self._n, self._taps, 1, self._prev, np.float32(1.0), u)
-        self._fhist = xh[len(xh) - h:].copy()
+        K.fir_quad(self._fhist.view, self._n, self._taps, 1, self._prev, np.float32(1.0), u)
+        self._fhist.keep_from(self._n + len(x) - (len(self._taps) - 1))
         self.clock.process(u)
-        self._pending = np.concatenate([self._pending, self.clock.last_times + self._shift])
-        self._xb = np.concatenate([self._xb, xd])
+        self._pending.append(self.clock.last_times + self._shift)
+        self._xb.append(xd)
         self._n += len(x)
         return self._symbols()
 
     def _process(self, x):
         if self.acq_frequency is not None:
             return self._pipe(x)
-        self._hold = np.concatenate([self._hold, x])
+        self._hold.append(x)
         if len(self._hold) < self._nacq:
             return np.zeros(0, np.float32)
-        self._acquire(self._hold[:self._nacq])
-        x, self._hold = self._hold, np.zeros(0, np.complex64)
-        return self._pipe(x)
+        self._acquire(self._hold.view[:self._nacq])
+        return self._pipe(self._hold.take_all())
 
     def _symbols(self):
         p = self.params
         out = np.empty(len(self._pending), np.float32)
         freqs = np.zeros(len(self._pending))
-        n = K.gmsk_coherent(self._xb, self._base, self._pending, freqs, self._state,
-                            self._c0, 256.0, self._half_span, self._sps, self._c1, self._c2,
-                            p.amp_gain, p.llr_max, out)
-        self._pending = self._pending[n:]
+        n = K.gmsk_coherent(self._xb.view, self._xb.base, self._pending.view, freqs,
+                            self._state, self._c0, 256.0, self._half_span, self._sps, self._c1,
+                            self._c2, p.amp_gain, p.llr_max, out)
+        self._pending.consume(n)
         # keep the samples the next instants need
         nxt = self.clock._state[K.CR_T] - self.clock.params.sps + self._shift
         if len(self._pending):
-            nxt = min(nxt, self._pending[0])
-        keep_from = int(math.floor(nxt - self._half_span * self._sps)) - 2
-        drop = max(0, min(keep_from - self._base, len(self._xb)))
-        if drop:
-            self._xb = self._xb[drop:].copy()
-            self._base += drop
+            nxt = min(nxt, self._pending.view[0])
+        self._xb.keep_from(int(math.floor(nxt - self._half_span * self._sps)) - 2)
         return out[:n]
 
     def _flush(self):
@@ -725,12 +711,10 @@ class GmskCoherentDemodulator(Block):
         if self.acq_frequency is None:
             if not len(self._hold):
                 return np.zeros(0, np.float32)
-            self._acquire(self._hold)
-            x, self._hold = self._hold, np.zeros(0, np.complex64)
-            parts.append(self._pipe(x))
+            self._acquire(self._hold.view)
+            parts.append(self._pipe(self._hold.take_all()))
         # instants whose matched-filter window runs past the end: pad with zeros
-        pad = int(math.ceil(self._half_span * self._sps)) + 2
-        self._xb = np.concatenate([self._xb, np.zeros(pad, np.complex64)])
+        self._xb.extend_zeros(int(math.ceil(self._half_span * self._sps)) + 2)
         parts.append(self._symbols())
         return np.concatenate(parts)
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from orbitlink.modem._kernels import psk as K
 from orbitlink.modem.block import SYM_DTYPE, Block, Rate, param, register
+from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.filters import loop_gains, lowpass
 from orbitlink.modem.modulation import MODULATIONS, Modulation
 from orbitlink.modem.pulse import polyphase_mf, rrc_table
@@ -65,9 +66,8 @@ class PskModulator(Block):
         self._half = p.span / 2
         self._inv_sps = p.symbol_rate / p.samp_rate
         self._qshift = 0.5 if self.mod.offset else 0.0
-        self._pending = np.zeros(0, np.uint8)
-        self._syms = np.zeros(0, np.complex128)
-        self._k0 = 0  # absolute index of _syms[0]
+        self._pending = StreamBuffer(np.uint8)  # bits of an incomplete symbol
+        self._syms = StreamBuffer(np.complex128)  # symbols still needed, from index .base
         self._nsym = 0  # symbols received so far
         self._n = 0  # next output sample
         self._last_idx = 0
@@ -87,27 +87,23 @@ class PskModulator(Block):
         n_count = max(0, n_end - self._n)
         out = np.empty(n_count, np.complex64)
         if n_count:
-            K.tx_shape(self._syms.real.copy(), self._syms.imag.copy(), self._k0, self._n, n_count,
+            s = self._syms.view
+            K.tx_shape(s.real.copy(), s.imag.copy(), self._syms.base, self._n, n_count,
                        self._inv_sps, self._half, self._table, float(self.RES), self._half,
                        self._qshift, out)
         self._n += n_count
         # drop symbols no longer needed
-        keep_from = int(math.floor(self._tau(self._n) - self._half - self._qshift)) - 1
-        drop = keep_from - self._k0
-        if drop > 0:
-            self._syms = self._syms[drop:]
-            self._k0 += drop
+        self._syms.keep_from(int(math.floor(self._tau(self._n) - self._half - self._qshift)) - 1)
         return out
 
     def _add_bits(self, bits):
         k = self.mod.bits_per_symbol
-        allb = np.concatenate([self._pending, np.asarray(bits, np.uint8) & 1])
-        nsym = len(allb) // k
-        self._pending = allb[nsym * k:]
+        self._pending.append(np.asarray(bits, np.uint8) & 1)
+        nsym = len(self._pending) // k
         if nsym:
             idx, self._last_idx = self.mod.map_indices(
-                self.mod.bits_to_labels(allb[: nsym * k]), self._last_idx)
-            self._syms = np.concatenate([self._syms, self.mod.points_by_index[idx].astype(np.complex128)])
+                self.mod.bits_to_labels(self._pending.take(nsym * k)), self._last_idx)
+            self._syms.append(self.mod.points_by_index[idx])
             self._nsym += nsym
 
     def _process(self, bits):
@@ -264,7 +260,7 @@ class Fll(Block):
         self._state = np.zeros(K.FLL_NSTATE)
         self._state[K.FLL_PH_RE] = 1.0
         self._buf = np.zeros(p.smooth, np.complex128)
-        self._hold = np.zeros(0, np.complex64)
+        self._hold = StreamBuffer(np.complex64)  # held input, from sample _n_out on
         self._acquired = False
         self._nblock = max(16, int(round(p.acq_symbols * p.sps)))
         self._n_out = 0  # samples output so far (absolute index of _hold[0] while holding)
@@ -301,24 +297,23 @@ class Fll(Block):
         if self._acquired:
             out, self.last_freq = self._run(x)
             return out
-        self._hold = np.concatenate([self._hold, x])
+        self._hold.append(x)
         outs, ws = [], []
         nb = self._nblock
         start = self._n_out
         while not self._acquired and len(self._hold) >= nb:
-            if self._acquire(self._hold[:nb]):
+            if self._acquire(self._hold.view[:nb]):
                 self.acq_start = start
                 break
-            o, w = self._run(self._hold[:nb])
+            o, w = self._run(self._hold.view[:nb])
             outs.append(o)
             ws.append(w)
-            self._hold = self._hold[nb:]
+            self._hold.consume(nb)
             start += nb
         if self._acquired:
-            o, w = self._run(self._hold)
+            o, w = self._run(self._hold.take_all())
             outs.append(o)
             ws.append(w)
-            self._hold = np.zeros(0, np.complex64)
         self.last_freq = np.concatenate(ws) if ws else np.zeros(0, np.float32)
         return np.concatenate(outs) if outs else np.zeros(0, np.complex64)
 
@@ -326,10 +321,9 @@ class Fll(Block):
         if self._acquired or len(self._hold) == 0:
             self.last_freq = np.zeros(0, np.float32)
             return np.zeros(0, np.complex64)
-        if len(self._hold) >= 64 and self._acquire(self._hold):
+        if len(self._hold) >= 64 and self._acquire(self._hold.view):
             self.acq_start = self._n_out
-        out, self.last_freq = self._run(self._hold)
-        self._hold = np.zeros(0, np.complex64)
+        out, self.last_freq = self._run(self._hold.take_all())
         self._n_out += len(out)
         return out
 
@@ -413,11 +407,12 @@ class SymbolSync(Block):
         st[K.SS_PER] = p.sps
         st[K.SS_P] = 1.0
         self._state = st
+        # input (real, imaginary) and FLL frequency from absolute sample .base on; zeros before
+        # sample 0
         n0 = 2 * self._K + 2
-        self._xr = np.zeros(n0, np.float32)
-        self._xi = np.zeros(n0, np.float32)
-        self._w = np.zeros(n0, np.float32)
-        self._base = -n0
+        self._xr = StreamBuffer(np.float32, base=-n0, fill=n0)
+        self._xi = StreamBuffer(np.float32, base=-n0, fill=n0)
+        self._w = StreamBuffer(np.float32, base=-n0, fill=n0)
 
     def restart_loops(self) -> None:
         """Forget the timing-rate and carrier-frequency estimates (back to nominal), e.g. when
@@ -428,29 +423,25 @@ class SymbolSync(Block):
     def _flush(self):
         # the matched filter looks K samples ahead: pad zeros so the last symbols come out
         pad = np.zeros(self._K + 2, np.complex64)
-        w = np.full(len(pad), self._w[-1] if len(self._w) else 0.0, np.float32)
+        w = np.full(len(pad), self._w.view[-1] if len(self._w) else 0.0, np.float32)
         return self._process(pad, w)
 
     def _process(self, x, freq=None):
-        h, n = len(self._xr), len(x)
-        m = h + n
-        xr = np.empty(m, np.float32)
-        xi = np.empty(m, np.float32)
-        w = np.empty(m, np.float32)
-        xr[:h], xr[h:] = self._xr, x.real
-        xi[:h], xi[h:] = self._xi, x.imag
-        w[:h] = self._w
-        w[h:] = 0.0 if freq is None else freq
+        self._xr.append(x.real)
+        self._xi.append(x.imag)
+        self._w.reserve(len(x))[...] = 0.0 if freq is None else freq
+        m = len(self._xr)
+        base = self._xr.base
         nmax = int(m / (self.params.sps * (1 - self.params.max_dev))) + 4
         z = np.empty(nmax, np.complex64)
         t = np.empty(nmax, np.float64)
         f = np.empty(nmax, np.float32)
-        nout = K.symsync(xr, xi, w, self._base, m, self._state, self._prm, self._taps, z, t, f)
-        keep = int(math.floor(self._state[K.SS_T] - self._state[K.SS_PER])) - self._K - 2 - self._base
-        keep = max(0, min(keep, m))
-        # keep only the short history (a copy, so the chunk-sized buffers are freed)
-        self._xr, self._xi, self._w = xr[keep:].copy(), xi[keep:].copy(), w[keep:].copy()
-        self._base += keep
+        nout = K.symsync(self._xr.view, self._xi.view, self._w.view, base, m, self._state,
+                         self._prm, self._taps, z, t, f)
+        # keep only the short history the next symbols need
+        keep = int(math.floor(self._state[K.SS_T] - self._state[K.SS_PER])) - self._K - 2
+        for b in (self._xr, self._xi, self._w):
+            b.keep_from(keep)
         out = np.empty(nout, SYM_DTYPE)
         out["z"], out["t"], out["f"] = z[:nout], t[:nout], f[:nout]
         return out

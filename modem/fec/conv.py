@@ -64,6 +64,7 @@ import numpy as np
 from orbitlink import OrbitlinkError
 from orbitlink.modem._kernels import viterbi as _k
 from orbitlink.modem.block import Block, Rate, param, register
+from orbitlink.modem.buffer import StreamBuffer
 
 K = 7  #: constraint length
 TAIL = K - 1  #: zero bits that return the encoder to state 0
@@ -458,31 +459,37 @@ class ViterbiDecoder(Block):
             self._metrics[:] = _k.NEG_METRIC
             self._metrics[p.start_state] = 0.0
         self._st = np.zeros(2, np.int64)  # [trellis steps done, bits released]
-        self._pend = np.zeros(0, np.float32)  # received LLRs of an incomplete pair
-        self._nsym = 0  # received symbols consumed into complete pairs
+        # received LLRs of an incomplete pair; .base counts the received symbols consumed
+        # into complete pairs
+        self._pend = StreamBuffer(np.float32)
 
     def process(self, chunk):
         return self._process(_as_llrs(chunk, self.name))
 
     def _pairs(self, x):
         """Complete mother-code LLR pairs from the pending symbols plus ``x``."""
-        if len(self._pend):
-            x = np.concatenate([self._pend, x])
+        held = len(self._pend) > 0
+        if held:
+            self._pend.append(x)
+            x = self._pend.view
+        j0 = self._pend.base  # absolute symbol index of x[0]
         code = self.code
         if not code.punctured:
-            n = len(x) & ~1
-            self._pend = x[n:].copy()
-            self._nsym += n
-            return x if n == len(x) else x[:n]
-        j0 = self._nsym
-        total = j0 + len(x)
-        q0 = int(code._sent_position(j0)) // 2  # pairs fed so far
-        q1 = int(code._sent_position(total)) // 2  # pairs complete once `total` are received
-        used = code.coded_length(q1) - j0
-        y = np.zeros(2 * (q1 - q0), np.float32)
-        y[code._sent_position(np.arange(j0, j0 + used)) - 2 * q0] = x[:used]
-        self._pend = x[used:].copy()
-        self._nsym += used
+            used = len(x) & ~1
+            y = x if used == len(x) else x[:used]
+        else:
+            total = j0 + len(x)
+            q0 = int(code._sent_position(j0)) // 2  # pairs fed so far
+            q1 = int(code._sent_position(total)) // 2  # pairs complete once `total` are received
+            used = code.coded_length(q1) - j0
+            y = np.zeros(2 * (q1 - q0), np.float32)
+            y[code._sent_position(np.arange(j0, j0 + used)) - 2 * q0] = x[:used]
+        if held:
+            self._pend.consume(used)  # y may be a view of the buffer: decoded before appending
+        else:
+            self._pend.clear(base=j0 + used)
+            if used < len(x):
+                self._pend.append(x[used:])
         return y
 
     def _decode(self, y):
@@ -505,13 +512,11 @@ class ViterbiDecoder(Block):
         parts = []
         if len(self._pend):  # complete the last pair with erasures
             code = self.code
-            j0 = self._nsym
+            j0 = self._pend.base
             r = len(self._pend)
             q = int(code._sent_position(j0)) // 2
             y = np.zeros(2, np.float32)
-            y[code._sent_position(np.arange(j0, j0 + r)) - 2 * q] = self._pend
-            self._pend = np.zeros(0, np.float32)
-            self._nsym += r
+            y[code._sent_position(np.arange(j0, j0 + r)) - 2 * q] = self._pend.take_all()
             parts.append(self._decode(y))
         t, e = int(self._st[0]), int(self._st[1])
         out = np.empty(t - e, np.uint8)
