@@ -184,6 +184,17 @@ class Ao40Framer(BitFramer):
 
     FUNcube sends frames continuously; DBPSK (differential) encoding, when the link uses it,
     is the modulator's job.
+
+    Input
+    -----
+    pdu : list[Pdu]
+        Data blocks of exactly 256 bytes.
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Channel bits (0 or 1), 5200 per PDU (RS, scrambler, convolutional code,
+        interleaver and distributed sync), back to back; complemented with ``invert``.
     """
 
     name = "ao40_framer"
@@ -227,6 +238,18 @@ class Ao40Deframer(Block):
     ``sync_corr`` (soft correlation with the sync vector, sum(+-llr)/sum|llr|, 1.0 = perfect),
     ``inverted``, ``conv_errors`` (channel-bit errors in the code symbols, by re-encoding),
     ``rs_corrected`` (bytes, both codewords; -1 on failure) and ``fec_ok``.
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        Soft channel bits (LLRs), positive means 1 (after the DBPSK demodulator).
+
+    Output
+    ------
+    pdu : list[Pdu]
+        The 256-byte data blocks; meta ``bit_index`` (absolute input index of the first
+        sync bit), ``sync_errors``, ``sync_corr``, ``inverted``, ``conv_errors``,
+        ``rs_corrected``, ``fec_ok``.
     """
 
     name = "ao40_deframer"

@@ -337,6 +337,17 @@ class Ax100Framer(Block):
     Mode ``"asm"``: :func:`ax100_asm_encode`. Mode ``"rs"``: :func:`ax100_rs_encode`, and the
     whole output stream (preamble and postamble included) goes through the G3RUH scrambler,
     whose register carries from frame to frame and across calls.
+
+    Input
+    -----
+    pdu : list[Pdu]
+        Payloads (normally CSP packets).
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Channel bits (0 or 1), MSB first: preamble, sync word, frame, postamble per PDU
+        (RS mode: the whole stream G3RUH-scrambled).
     """
 
     name = "ax100_framer"
@@ -401,6 +412,19 @@ class Ax100Deframer(Block):
     PDU metadata: ``bit_index`` (absolute input index of the first sync-word bit),
     ``asm_errors``, ``inverted``, ``rs_corrected``, ``frame_length``, and in ASM mode
     ``golay_corrected`` and ``length_field``.
+
+    Input
+    -----
+    u8 : ndarray of uint8, shape (n,)
+        Hard channel bits (0 or 1) in transmission order (RS mode: still G3RUH
+        scrambled).
+
+    Output
+    ------
+    pdu : list[Pdu]
+        The frames' payloads; meta ``bit_index`` (absolute input index of the first
+        sync-word bit), ``asm_errors``, ``inverted``, ``rs_corrected``, ``frame_length``
+        (ASM mode also ``golay_corrected``, ``length_field``).
     """
 
     name = "ax100_deframer"
@@ -507,7 +531,20 @@ class Ax100Deframer(Block):
 
 @register
 class Ax100DeframerSoft(Ax100Deframer):
-    """:class:`Ax100Deframer` on soft bits (f32 LLRs, positive means 1), sliced at 0."""
+    """:class:`Ax100Deframer` on soft bits (f32 LLRs, positive means 1), sliced at 0.
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        Soft channel bits (LLRs), positive means 1; sliced at 0.
+
+    Output
+    ------
+    pdu : list[Pdu]
+        As :class:`Ax100Deframer`: the payloads, meta ``bit_index`` (absolute input
+        index of the first sync-word bit), ``asm_errors``, ``inverted``, ``rs_corrected``,
+        ``frame_length``.
+    """
 
     name = "ax100_deframer_soft"
     in_type = "f32"

@@ -286,6 +286,19 @@ class TmFrameDemux(Block):
     Output PDU: the packet's bytes (primary header included); meta: the meta of the frame where
     the packet started, plus ``scid``, ``vcid``, ``vc_frame_count``, ``apid``, ``packet_type``,
     ``sequence_flags`` and ``sequence_count``. Counters in :attr:`stats`.
+
+    Input
+    -----
+    pdu : list[Pdu]
+        TM Transfer Frames of ``frame_len`` bytes (a frame whose meta says ``rs_ok:
+        False`` is dropped).
+
+    Output
+    ------
+    pdu : list[Pdu]
+        Space Packets (primary header included); meta of the frame where the packet
+        started plus ``scid``, ``vcid``, ``vc_frame_count``, ``apid``, ``packet_type``,
+        ``sequence_flags``, ``sequence_count``.
     """
 
     name = "tm_demux"

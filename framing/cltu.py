@@ -180,6 +180,18 @@ class CltuDecoder(Block):
     Output meta: ``sample_index`` (absolute index of the input bit where the start sequence
     begins), ``start_errors``, ``codeblocks``, ``corrected`` (codeblocks with a corrected bit),
     ``tail`` (ended on the exact tail sequence), ``fill_removed`` (cut to the TC frame length).
+
+    Input
+    -----
+    u8 : ndarray of uint8, shape (n,)
+        Hard channel bits (0 or 1) in transmission order (after any NRZ-M decoding).
+
+    Output
+    ------
+    pdu : list[Pdu]
+        The decoded CLTU contents (TC frames, fill removed when the frame length field is
+        plausible); meta ``sample_index`` (absolute input index of the start sequence),
+        ``start_errors``, ``codeblocks``, ``corrected``, ``tail``, ``fill_removed``.
     """
 
     name = "cltu_decoder"
@@ -297,7 +309,20 @@ class CltuEncoderParams:
 @register
 class CltuEncoder(BitFramer):
     """TC Transfer Frames (PDUs) to channel bits (u8): acquisition sequence, then the CLTU
-    (start sequence, BCH codeblocks with fill, tail sequence), for each frame. Stateless."""
+    (start sequence, BCH codeblocks with fill, tail sequence), for each frame. Stateless.
+
+    Input
+    -----
+    pdu : list[Pdu]
+        TC Transfer Frames (bytes).
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Channel bits (0 or 1), MSB first: per frame the acquisition sequence (0x55
+        octets), the start sequence EB90, the BCH codeblocks (with fill) and the tail
+        sequence.
+    """
 
     name = "cltu_encoder"
     Params = CltuEncoderParams

@@ -100,7 +100,19 @@ def _asm_bits(p: CodedFrameParams) -> np.ndarray:
 class CodedFramer(BitFramer):
     """PDUs to frame bits (u8): ASM + codeblock. The convolutional code, when the link has
     one, is applied to the whole bit stream by a :class:`~orbitlink.modem.fec.conv.ConvEncoder`
-    after this block."""
+    after this block.
+
+    Input
+    -----
+    pdu : list[Pdu]
+        Payloads of exactly ``payload_len`` bytes.
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Frame bits (0 or 1), MSB first: the ASM, then the codeblock (RS parity,
+        randomized as configured); before any convolutional encoder.
+    """
 
     name = "coded_framer"
     Params = CodedFrameParams
@@ -161,6 +173,19 @@ class CodedDeframer(Block):
     Metadata of each frame: ``sample_index``, ``symbol_index``, ``time_s``, ``snr_db`` (Es/N0
     over the frame's symbols), ``freq_offset_hz``, ``crc_ok`` (every check passed), ``rs_ok``
     and ``rs_corrected`` (when RS is on), ``asm_errors``, ``inverted``, ``hypothesis``.
+
+    Input
+    -----
+    sym : ndarray of SYM_DTYPE, shape (n,)
+        Synchronised symbols (from :class:`~orbitlink.modem.psk.PskDemodulator`, or
+        :class:`~orbitlink.modem.adapters.SoftToSym` after an FSK demodulator).
+
+    Output
+    ------
+    pdu : list[Pdu]
+        Decoded payloads of ``payload_len`` bytes; meta ``sample_index``,
+        ``symbol_index``, ``time_s``, ``snr_db``, ``freq_offset_hz``, ``crc_ok``, ``rs_ok``
+        and ``rs_corrected`` (with RS), ``asm_errors``, ``inverted``, ``hypothesis``.
     """
 
     name = "coded_deframer"

@@ -93,6 +93,18 @@ class HdlcDeframer(Block):
     i.e. channel bits) of the first bit of the opening flag, and ``fcs_ok``. State (partial
     frame, line decoders) carries across chunks; a frame unfinished at ``flush`` is dropped.
     Counters: ``self.stats`` (``frames``, ``fcs_errors``).
+
+    Input
+    -----
+    u8 : ndarray of uint8, shape (n,)
+        Bits (0 or 1) in transmission order: raw channel bits with ``g3ruh`` and/or
+        ``nrzi``, else HDLC bits.
+
+    Output
+    ------
+    pdu : list[Pdu]
+        Frames between flags without their FCS (e.g. AX.25 frames); meta
+        ``sample_index`` (absolute input bit index of the opening flag) and ``fcs_ok``.
     """
 
     name = "hdlc_deframer"
@@ -179,6 +191,17 @@ class HdlcFramer(Block):
     sent LSB first and bit-stuffed, then ``postamble_flags`` flags; then optional NRZI and
     G3RUH scrambling (in that order, as 9600 bd AX.25 transmits), whose state carries from
     PDU to PDU and chunk to chunk.
+
+    Input
+    -----
+    pdu : list[Pdu]
+        Frames without FCS (e.g. AX.25 frames).
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Channel bits (0 or 1): flags, the frame and its CRC-16/X.25 FCS sent LSB first and
+        bit-stuffed, flags; NRZI-encoded and G3RUH-scrambled when set.
     """
 
     name = "hdlc_framer"

@@ -226,6 +226,17 @@ class TmPacketizer(Block):
 
     The packets are packed when the stream ends (``flush``), with the first header pointer of
     each frame set and an Idle Packet filling the last frame (see :func:`packets_to_frames`).
+
+    Input
+    -----
+    pdu : list[Pdu]
+        Space Packets (primary header included).
+
+    Output
+    ------
+    pdu : list[Pdu]
+        TM Transfer Frames of ``frame_len`` bytes of virtual channel ``vcid``, all at
+        ``flush()``; the last one filled with an Idle Packet.
     """
 
     name = "tm_packetizer"

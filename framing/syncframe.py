@@ -72,7 +72,19 @@ class _FrameLayout:
 
 @register
 class SyncFramer(BitFramer):
-    """PDUs (payload_len bytes each) to frame bits (u8): sync word, payload, CRC, padding."""
+    """PDUs (payload_len bytes each) to frame bits (u8): sync word, payload, CRC, padding.
+
+    Input
+    -----
+    pdu : list[Pdu]
+        Payloads of exactly ``payload_len`` bytes.
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Frame bits (0 or 1), MSB first: sync word, payload, CRC-16/CCITT-FALSE (high byte
+        first) and zero padding to a whole number of symbols.
+    """
 
     name = "sync_framer"
     Params = SyncFrameParams
@@ -110,6 +122,18 @@ class SyncDeframer(Block):
     (``sample_index / samp_rate``), ``snr_db`` (Es/N0 estimated blind over the frame),
     ``freq_offset_hz``, ``crc_ok``, ``sync_errors``, ``rotation_deg`` (the carrier ambiguity
     removed).
+
+    Input
+    -----
+    sym : ndarray of SYM_DTYPE, shape (n,)
+        Synchronised symbols (from :class:`~orbitlink.modem.psk.PskDemodulator`).
+
+    Output
+    ------
+    pdu : list[Pdu]
+        Payloads of ``payload_len`` bytes; meta ``sample_index``, ``symbol_index``,
+        ``time_s``, ``snr_db``, ``freq_offset_hz``, ``crc_ok``, ``sync_errors``,
+        ``rotation_deg``.
     """
 
     name = "sync_deframer"

@@ -212,7 +212,19 @@ class U482cFramerParams:
 
 @register
 class U482cFramer(Block):
-    """PDUs (CSP packets) to U482C frame bits (u8, MSB first) with preamble and postamble."""
+    """PDUs (CSP packets) to U482C frame bits (u8, MSB first) with preamble and postamble.
+
+    Input
+    -----
+    pdu : list[Pdu]
+        Payloads (normally CSP packets).
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Channel bits (0 or 1), MSB first: preamble, sync word, Golay header, body coded as
+        the flags say, postamble, per PDU.
+    """
 
     name = "u482c_framer"
     Params = U482cFramerParams
@@ -263,6 +275,19 @@ class U482cDeframer(Block):
     PDU metadata: ``bit_index`` (absolute input index of the first sync bit), ``sync_errors``,
     ``inverted``, ``golay_corrected``, ``length_field``, ``frame_length``, ``viterbi``,
     ``scrambler``, ``rs``, ``conv_errors``, ``rs_corrected``.
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        Soft channel bits (LLRs), positive means 1.
+
+    Output
+    ------
+    pdu : list[Pdu]
+        The frames' payloads; meta ``bit_index`` (absolute input index of the first sync
+        bit), ``sync_errors``, ``inverted``, ``golay_corrected``, ``length_field``,
+        ``frame_length``, ``viterbi``, ``scrambler``, ``rs``, ``conv_errors``,
+        ``rs_corrected``.
     """
 
     name = "u482c_deframer"

@@ -36,6 +36,17 @@ class SoftToSym(Block):
     In the BPSK convention of :mod:`orbitlink.modem.modulation` bit 1 is the point at +1, so
     a positive LLR becomes the BPSK point of bit 1. The symbol deframers estimate amplitude
     and noise themselves (M2M4), so the scale only matters for display.
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        Soft bits, one per symbol, positive means 1 (an FSK demodulator's output).
+
+    Output
+    ------
+    sym : ndarray of SYM_DTYPE, shape (n,)
+        One record per input: ``z = x / scale`` (real: bit 1 is the BPSK point +1), ``t =
+        index * sps`` (input samples), ``f = 0``.
     """
 
     name = "soft_to_sym"
@@ -73,7 +84,19 @@ class AudioUpconverterParams:
 @register
 class AudioUpconverter(Block):
     """Complex baseband (c64) to real audio (f32): ``amplitude * Re{x[n] e^{j 2 pi fc n/fs}}``,
-    which is the USB audio of a receiver tuned ``carrier`` Hz below the signal."""
+    which is the USB audio of a receiver tuned ``carrier`` Hz below the signal.
+
+    Input
+    -----
+    c64 : ndarray of complex64, shape (n,)
+        Complex baseband at ``samp_rate`` (unit power nominal).
+
+    Output
+    ------
+    f32 : ndarray of float32, shape (n,)
+        Real audio, one per input: ``amplitude * Re{x[n] e^{j 2 pi carrier n / samp_rate}}``
+        (USB audio).
+    """
 
     name = "audio_upconverter"
     Params = AudioUpconverterParams
@@ -109,7 +132,20 @@ class FmModulatorParams:
 @register
 class FmModulator(Block):
     """Real audio (f32) to complex baseband FM (c64, unit amplitude): the phase advances by
-    ``2 pi deviation x[n] / fs`` per sample."""
+    ``2 pi deviation x[n] / fs`` per sample.
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        Audio: the instantaneous frequency in units of ``deviation`` (1.0 -> +deviation
+        Hz).
+
+    Output
+    ------
+    c64 : ndarray of complex64, shape (n,)
+        Unit-amplitude FM complex baseband at ``samp_rate``, one per input, phase
+        continuous.
+    """
 
     name = "fm_mod"
     Params = FmModulatorParams

@@ -129,6 +129,19 @@ class SsbToIq(Block):
     ``(1 + alpha) / 2 + margin`` symbol rates, stop band before the mirror image at twice the
     carrier) and decimated by ``decim``. Output sample ``m`` is centred on input sample
     ``m * decim`` (no delay); ``out_rate`` is the output sample rate.
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        SSB receiver audio at ``samp_rate`` carrying a PSK signal on an audio carrier (USB;
+        ``lsb`` for LSB audio).
+
+    Output
+    ------
+    c64 : ndarray of complex64, shape (n,)
+        Complex baseband at ``out_rate = samp_rate / decim`` with the audio carrier removed
+        (a residual offset is left to the PSK receiver); output ``m`` is centred on input
+        sample ``m * decim``. Nothing comes out until the carrier is found.
     """
 
     name = "ssb_to_iq"
@@ -341,6 +354,17 @@ class Resampler(_ResamplerBase):
     as an exact fraction, so the rates hold over any length); the stream of ``n`` inputs gives
     the outputs whose time is ``<= n - 1``. Kaiser-windowed sinc, cutoff halfway between
     ``bandwidth`` and the lower Nyquist frequency, ``half_width`` zero crossings each side.
+
+    Input
+    -----
+    c64 : ndarray of complex64, shape (n,)
+        IQ samples at ``in_rate``.
+
+    Output
+    ------
+    c64 : ndarray of complex64, shape (n,)
+        IQ samples at ``out_rate``: output ``k`` is the band-limited input at input time
+        ``k * in_rate / out_rate``.
     """
 
     name = "resampler"
@@ -356,7 +380,19 @@ class Resampler(_ResamplerBase):
 
 @register
 class RealResampler(_ResamplerBase):
-    """Real samples (f32, e.g. audio) from ``in_rate`` to ``out_rate``; as :class:`Resampler`."""
+    """Real samples (f32, e.g. audio) from ``in_rate`` to ``out_rate``; as :class:`Resampler`.
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        Real samples (e.g. audio) at ``in_rate``.
+
+    Output
+    ------
+    f32 : ndarray of float32, shape (n,)
+        Real samples at ``out_rate``: output ``k`` is the band-limited input at input time
+        ``k * in_rate / out_rate``.
+    """
 
     name = "resampler_f32"
     in_type = "f32"

@@ -279,6 +279,18 @@ class Channel(Block):
     With ``timing_offset`` or ``sro_ppm`` set, ``process`` holds back the last 16 input samples
     (interpolator look-ahead) until more input or ``flush`` arrives.
 
+    Input
+    -----
+    c64 : ndarray of complex64, shape (n,)
+        IQ samples at ``samp_rate``.
+
+    Output
+    ------
+    c64 : ndarray of complex64, shape (n,)
+        The impaired IQ at ``samp_rate``: one per input without a timing impairment; with
+        ``sro_ppm`` or ``timing_offset`` the resampled stream (the last 16 inputs are held
+        until more input or ``flush``).
+
     Parameters
     ----------
     params : ChannelParams, optional

@@ -295,6 +295,18 @@ class DopplerCorrector(_DopplerNco):
     ``freq_offset_hz`` is removed. ``last_freq_hz`` (float64, one per output sample of the last
     ``process``) is the frequency removed, in Hz at the nominal sample rate. See the module
     docstring for the time base and the grid.
+
+    Input
+    -----
+    c64 : ndarray of complex64, shape (n,)
+        Received IQ at ``samp_rate``; sample ``n`` was taken at ``t0 + n / samp_rate * (1 +
+        clock_offset_ppm 1e-6) + time_offset_s`` (unix seconds).
+
+    Output
+    ------
+    c64 : ndarray of complex64, shape (n,)
+        One per input: ``x[n] exp(-j 2 pi phi(t_n))``, the predicted Doppler removed;
+        ``last_freq_hz`` (float64, Hz) is the frequency removed from each sample.
     """
 
     name = "doppler_correct"
@@ -309,6 +321,18 @@ class DopplerPrecompensator(_DopplerNco):
     uplink=True)``: transmitted minus nominal carrier, about minus the downlink Doppler);
     ``t0`` is the unix time at which sample 0 is transmitted. ``last_freq_hz`` is the offset
     added (Hz at the nominal sample rate).
+
+    Input
+    -----
+    c64 : ndarray of complex64, shape (n,)
+        Transmit IQ at ``samp_rate``; sample ``n`` leaves the antenna at ``t0 + n /
+        samp_rate`` (unix seconds, with the clock and time offsets).
+
+    Output
+    ------
+    c64 : ndarray of complex64, shape (n,)
+        One per input: ``x[n] exp(+j 2 pi phi(t_n))``, the uplink pre-compensation applied;
+        ``last_freq_hz`` (float64, Hz) is the offset added to each sample.
     """
 
     name = "doppler_precomp"
@@ -388,6 +412,19 @@ class DopplerTracker(Block):
     Attributes: ``last_freq_hz`` (float64, the NCO frequency of every sample of the last
     output), ``freq_hz``, ``rate_hz_s``, ``locked``, ``acquisitions`` (list of
     ``(sample_index, freq_hz, snr_db)``).
+
+    Input
+    -----
+    c64 : ndarray of complex64, shape (n,)
+        Received IQ at ``samp_rate`` with an unknown, drifting carrier offset (up to
+        ``max_doppler_hz``).
+
+    Output
+    ------
+    c64 : ndarray of complex64, shape (n,)
+        The same samples derotated by the tracking NCO, one per input in total; while a
+        block is searched the output lags by up to ``acq_s``. ``last_freq_hz`` (float64, Hz)
+        is the frequency removed from each sample of the last output.
     """
 
     name = "doppler_track"

@@ -137,6 +137,20 @@ class FskModulator(_FreqPulseTx):
     gives c64 ``exp(j phi)``; ``output='audio'`` gives f32, the instantaneous frequency scaled so
     +deviation -> +0.5 (the instance attribute ``out_type`` follows ``output``).
     ``flush()`` lets the last Gaussian pulse ring out.
+
+    Input
+    -----
+    u8 : ndarray of uint8, shape (n,)
+        Bits (0 or 1), one per symbol; bit 1 -> +deviation.
+
+    Output
+    ------
+    c64 : ndarray of complex64, shape (n,)
+        ``output='iq'``: unit-amplitude complex baseband at ``samp_rate``, phase
+        continuous; sample ``n`` is at symbol time ``n * symbol_rate / samp_rate``.
+    f32 : ndarray of float32, shape (n,)
+        ``output='audio'``: the instantaneous frequency an FM receiver outputs,
+        +deviation -> +0.5 (the instance's ``out_type`` is then ``f32``).
     """
 
     name = "fsk_mod"
@@ -181,6 +195,16 @@ class AfskModulator(_FreqPulseTx):
     """Unpacked bits (u8) to phase-continuous AFSK audio (f32): bit 1 -> mark, 0 -> space.
 
     Symbol k occupies samples with ``k <= n * symbol_rate / samp_rate < k + 1``.
+
+    Input
+    -----
+    u8 : ndarray of uint8, shape (n,)
+        Bits (0 or 1), one per symbol; bit 1 -> mark tone, 0 -> space tone.
+
+    Output
+    ------
+    f32 : ndarray of float32, shape (n,)
+        Phase-continuous audio at ``samp_rate``, peak ``amplitude``.
     """
 
     name = "afsk_mod"
@@ -221,6 +245,17 @@ class QuadratureDemod(Block):
 
     The sample before the first counts as 0 (first output 0). Uses a polynomial atan2
     (error below 1e-5 rad).
+
+    Input
+    -----
+    c64 : ndarray of complex64, shape (n,)
+        IQ samples.
+
+    Output
+    ------
+    f32 : ndarray of float32, shape (n,)
+        One per input: ``gain * arg(x[n] conj x[n-1])`` (``gain`` per rad/sample);
+        positive for a frequency above the carrier.
     """
 
     name = "quadrature_demod"
@@ -261,6 +296,17 @@ class AfskDiscriminator(Block):
     Mixes by the tone centre ``(mark + space) / 2``, low-passes (Hann-windowed sinc, about two
     symbols long), decimates by ``decim`` (output m is at input sample ``m * decim``) and
     demodulates the phase. The output rate is ``samp_rate / decim`` (attribute ``out_rate``).
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        AFSK audio at ``samp_rate`` (any level).
+
+    Output
+    ------
+    f32 : ndarray of float32, shape (n,)
+        Normalised frequency at ``out_rate = samp_rate / decim``: mark -> +1, space -> -1;
+        output ``m`` is at input sample ``m * decim``.
     """
 
     name = "afsk_discriminator"
@@ -344,6 +390,19 @@ class FskClockRecovery(Block):
     decision-directed noise variance (positive = higher frequency = bit 1). ``last_times``
     holds the absolute input instants (samples) of the last output's symbols, ``last_dc`` the
     DC estimate (input units) at each.
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        Frequency signal at ``sps`` samples per symbol (quadrature-demodulator output or FM
+        audio), higher frequency positive; a DC offset is tracked (``track_dc``).
+
+    Output
+    ------
+    f32 : ndarray of float32, shape (n,)
+        One soft bit per symbol, positive means 1 (the higher frequency), scaled like an
+        LLR (``2 A r / var``), at most ``llr_max`` in magnitude; ``last_times`` holds the
+        symbols' absolute input instants (samples).
     """
 
     name = "fsk_clock_recovery"
@@ -444,6 +503,21 @@ class FskDemodulator(Block):
     clock recovery (``kind='fsk'``) or through :class:`AfskDiscriminator` first
     (``kind='afsk'``). Polarity: bit 1 = higher frequency (fsk) / mark tone (afsk). Carrier
     offset (DC), deviation (amplitude) and symbol clock are found by the receiver.
+
+    Input
+    -----
+    c64 : ndarray of complex64, shape (n,)
+        ``input='iq'``: IQ samples at ``samp_rate``.
+    f32 : ndarray of float32, shape (n,)
+        ``input='audio'``: FM-demodulated audio at ``samp_rate`` (``kind='fsk'``: the
+        level is the frequency) or AFSK audio (``kind='afsk'``); the instance's
+        ``in_type`` is then ``f32``.
+
+    Output
+    ------
+    f32 : ndarray of float32, shape (n,)
+        One soft bit per symbol, positive means 1 (higher frequency / mark tone), scaled
+        like an LLR.
     """
 
     name = "fsk_demod"
@@ -624,6 +698,18 @@ class GmskCoherentDemodulator(Block):
     ``d_k d_(k-1)`` (the differential relation of MSK-type CPM, free of the PLL's 180-degree
     ambiguity); its soft value combines the two pseudo-symbol LLRs (sign of the product,
     smaller magnitude).
+
+    Input
+    -----
+    c64 : ndarray of complex64, shape (n,)
+        IQ samples of GMSK / MSK (h = 1/2) at ``samp_rate``, carrier offset up to
+        ``max_offset`` symbol rates.
+
+    Output
+    ------
+    f32 : ndarray of float32, shape (n,)
+        One soft bit per symbol, positive means 1 (higher frequency), at most ``llr_max``
+        in magnitude; nothing comes out until ``acq_symbols`` symbols have arrived.
     """
 
     name = "gmsk_coherent_demod"

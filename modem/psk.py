@@ -46,6 +46,19 @@ class PskModulator(Block):
     Unit average power. Output sample ``n`` is at symbol time ``n * symbol_rate / samp_rate -
     span/2``: the peak of symbol k is at sample ``(k + span/2) * samp_rate / symbol_rate``.
     ``flush()`` pads the last symbol with zero bits and lets the pulse tail ring out.
+
+    Input
+    -----
+    u8 : ndarray of uint8, shape (n,)
+        Bits (0 or 1), ``bits_per_symbol`` per symbol (1 BPSK, 2 QPSK/OQPSK, 3 8PSK), MSB
+        first; mapped by the conventions of :mod:`orbitlink.modem.modulation` (Gray; BPSK: 1
+        -> +1).
+
+    Output
+    ------
+    c64 : ndarray of complex64, shape (n,)
+        Pulse-shaped complex baseband at ``samp_rate``, unit average power; sample ``n`` is
+        at symbol time ``n * symbol_rate / samp_rate - span / 2``.
     """
 
     name = "psk_mod"
@@ -144,7 +157,19 @@ class AgcParams:
 
 @register
 class Agc(Block):
-    """Power AGC: drives the average output power to ``reference``."""
+    """Power AGC: drives the average output power to ``reference``.
+
+    Input
+    -----
+    c64 : ndarray of complex64, shape (n,)
+        IQ samples at any level.
+
+    Output
+    ------
+    c64 : ndarray of complex64, shape (n,)
+        The same samples times a slowly varying real gain (at most ``max_gain``): average
+        power ``reference``; one output per input.
+    """
 
     name = "agc"
     Params = AgcParams
@@ -250,6 +275,18 @@ class Fll(Block):
     Tracking (optional, ``gain_track > 0``): a delay-and-multiply discriminator updates the
     frequency every ``decim`` samples. ``last_freq`` holds the frequency (rad/sample) applied to
     each sample of the last output.
+
+    Input
+    -----
+    c64 : ndarray of complex64, shape (n,)
+        Pulse-shaped PSK IQ at ``sps`` samples per symbol, after the AGC.
+
+    Output
+    ------
+    c64 : ndarray of complex64, shape (n,)
+        The same samples derotated by the NCO (the carrier offset removed), one per input;
+        until the acquisition the output lags by up to one block. ``last_freq``: f32,
+        rad/sample, the frequency removed from each sample of the last output.
     """
 
     name = "fll"
@@ -375,6 +412,20 @@ class SymbolSync(Block):
     instant in input samples, ``f`` the frequency estimate in cycles/sample (carrier PLL plus
     whatever frequency an upstream FLL reported through ``freq``). For OQPSK, ``z = I + jQ`` with
     Q taken half a symbol later than I.
+
+    Input
+    -----
+    c64 : ndarray of complex64, shape (n,)
+        Pulse-shaped PSK IQ at ``sps`` samples per symbol (nominal), unit power (after the
+        AGC); absolute sample index = position in the stream.
+
+    Output
+    ------
+    sym : ndarray of SYM_DTYPE, shape (n,)
+        One record per symbol: ``z`` the derotated matched-filter output at the symbol
+        instant (unit amplitude at high SNR; OQPSK: I + jQ, Q half a symbol later), ``t``
+        the absolute instant in input samples (float64), ``f`` the frequency estimate in
+        cycles/sample.
     """
 
     name = "symbol_sync"
@@ -470,6 +521,17 @@ class SoftDemapper(Block):
     """'sym' records (or complex symbols) to LLRs (float32, positive = 1), bits_per_symbol each.
 
     LLRs are scaled by a running blind (M2M4) estimate of amplitude and noise.
+
+    Input
+    -----
+    sym : ndarray of SYM_DTYPE, shape (n,)
+        Symbols (only ``z`` is used; a complex array is accepted too), one per symbol.
+
+    Output
+    ------
+    f32 : ndarray of float32, shape (n,)
+        ``bits_per_symbol`` LLRs per symbol, MSB first, positive means 1, scaled by a
+        running blind (M2M4) estimate of amplitude and noise.
     """
 
     name = "soft_demapper"
@@ -553,6 +615,19 @@ class PskDemodulator(Block):
     AGC -> FLL -> SymbolSync; ``f`` of each symbol is the total frequency estimate
     (FLL + carrier PLL) in cycles/sample. ``debug_taps`` (a dict) collects the internal signals
     of every chunk when given: ``agc``, ``fll``, ``fll_freq``.
+
+    Input
+    -----
+    c64 : ndarray of complex64, shape (n,)
+        IQ samples at ``samp_rate`` carrying the PSK signal (any level, carrier offset up
+        to ``max_offset`` symbol rates).
+
+    Output
+    ------
+    sym : ndarray of SYM_DTYPE, shape (n,)
+        One record per symbol, as :class:`SymbolSync`: ``z`` derotated symbol (unit
+        amplitude at high SNR), ``t`` absolute instant in input samples, ``f`` the total
+        frequency estimate (FLL + carrier PLL) in cycles/sample.
     """
 
     name = "psk_demod"

@@ -385,6 +385,18 @@ class ConvEncoder(Block):
     chunk to chunk, so the output equals :func:`encode` of the whole stream with
     ``terminate=False`` (``terminate=True`` when ``tail`` is set). Conventions: see the module
     docstring of :mod:`orbitlink.modem.fec.conv`.
+
+    Input
+    -----
+    u8 : ndarray of uint8, shape (n,)
+        Information bits (0 or 1), first-in first-out.
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Code symbols (0 or 1) in transmission order: two per bit at rate 1/2 in the
+        ``variant``'s order, fewer at the punctured rates; with ``tail``, ``flush()`` adds
+        the symbols of 6 zero bits.
     """
 
     name = "conv_encoder"
@@ -439,6 +451,18 @@ class ViterbiDecoder(Block):
     tracing back from the best state. ``flush()`` releases the rest (tracing back from
     ``end_state``). An odd LLR left at the end of the stream (or a pair cut by puncturing)
     is completed with erasures. Conventions: see :mod:`orbitlink.modem.fec.conv`.
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        LLRs of the received code symbols in transmission order (punctured symbols
+        omitted), positive means 1, 0 an erasure.
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Decoded bits (0 or 1), released ``block_bits`` at a time ``traceback`` steps
+        behind the newest symbol; ``flush()`` releases the rest.
     """
 
     name = "viterbi_decoder"

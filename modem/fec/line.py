@@ -141,6 +141,16 @@ class NrziEncoder(_Encoder):
     """NRZI encoder (HDLC / AX.25): a 0 toggles the line level, a 1 keeps it.
 
     u8 bits in, u8 levels out (0/1), sync. Level before the first bit: ``initial_level``.
+
+    Input
+    -----
+    u8 : ndarray of uint8, shape (n,)
+        Bits (0 or 1).
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Line levels (0 or 1), one per bit: a 0 toggles the level, a 1 keeps it.
     """
 
     name = "nrzi_encoder"
@@ -152,6 +162,16 @@ class NrziDecoder(_Decoder):
     """NRZI decoder (HDLC / AX.25): bit 1 where the level stays, 0 where it changes.
 
     u8 levels in, u8 bits out, sync: ``bit[n] = 1 ^ level[n] ^ level[n-1]``.
+
+    Input
+    -----
+    u8 : ndarray of uint8, shape (n,)
+        Line levels (0 or 1), e.g. hard decisions of the demodulator.
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Bits (0 or 1), one per level: ``1 ^ level[n] ^ level[n-1]``.
     """
 
     name = "nrzi_decoder"
@@ -163,6 +183,17 @@ class NrziDecoderSoft(_SoftDecoder):
     """Soft NRZI decoder: LLR of ``1 ^ level[n] ^ level[n-1]`` by min-sum (positive = 1).
 
     f32 level LLRs in, f32 bit LLRs out, sync: ``sign(a) sign(b) min(|a|, |b|)``.
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        LLRs of the line levels, positive means level 1.
+
+    Output
+    ------
+    f32 : ndarray of float32, shape (n,)
+        LLRs of the bits, one per input, positive means 1: ``sign(a) sign(b) min(|a|,
+        |b|)``.
     """
 
     name = "nrzi_decoder_soft"
@@ -174,6 +205,16 @@ class NrzmEncoder(_Encoder):
     """NRZ-M encoder (CCSDS differential coding): a 1 toggles the line level, a 0 keeps it.
 
     u8 bits in, u8 levels out (0/1), sync. Level before the first bit: ``initial_level``.
+
+    Input
+    -----
+    u8 : ndarray of uint8, shape (n,)
+        Bits (0 or 1).
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Line levels (0 or 1), one per bit: a 1 toggles the level, a 0 keeps it.
     """
 
     name = "nrzm_encoder"
@@ -185,6 +226,16 @@ class NrzmDecoder(_Decoder):
     """NRZ-M decoder (CCSDS): bit 1 where the level changes, 0 where it stays.
 
     u8 levels in, u8 bits out, sync: ``bit[n] = level[n] ^ level[n-1]``.
+
+    Input
+    -----
+    u8 : ndarray of uint8, shape (n,)
+        Line levels (0 or 1).
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Bits (0 or 1), one per level: ``level[n] ^ level[n-1]``.
     """
 
     name = "nrzm_decoder"
@@ -196,6 +247,17 @@ class NrzmDecoderSoft(_SoftDecoder):
     """Soft NRZ-M decoder: LLR of ``level[n] ^ level[n-1]`` by min-sum (positive = 1).
 
     f32 level LLRs in, f32 bit LLRs out, sync: ``-sign(a) sign(b) min(|a|, |b|)``.
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        LLRs of the line levels, positive means level 1.
+
+    Output
+    ------
+    f32 : ndarray of float32, shape (n,)
+        LLRs of the bits, one per input, positive means 1: ``-sign(a) sign(b) min(|a|,
+        |b|)``.
     """
 
     name = "nrzm_decoder_soft"
@@ -243,7 +305,18 @@ class SlicerParams:
 
 @register
 class Slicer(Block):
-    """Hard decisions: LLRs (f32, positive = 1) to bits (u8 0/1). Stateless."""
+    """Hard decisions: LLRs (f32, positive = 1) to bits (u8 0/1). Stateless.
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        LLRs (soft bits), positive means 1.
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Hard bits, one per input: 1 where the LLR is above ``threshold``, else 0.
+    """
 
     name = "slicer"
     Params = SlicerParams

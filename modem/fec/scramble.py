@@ -145,6 +145,16 @@ class G3ruhScrambler(Block):
 
     Sync block, u8 bits (0/1, transmission order) in and out. Streaming: the register carries
     across chunks. Apply it after NRZI encoding (AX.25 9600 bd order).
+
+    Input
+    -----
+    u8 : ndarray of uint8, shape (n,)
+        Bits (0 or 1) in transmission order (after NRZI encoding for AX.25).
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Scrambled bits, one per input: ``in[n] ^ out[n-12] ^ out[n-17]``.
     """
 
     name = "g3ruh_scrambler"
@@ -183,6 +193,16 @@ class G3ruhDescrambler(Block):
     Sync block, u8 bits (0/1, transmission order) in and out. Streaming: the last 17 input
     bits carry across chunks. Self-synchronising: from a wrong initial state the output is
     right after 17 bits. NRZI-decode its output for AX.25.
+
+    Input
+    -----
+    u8 : ndarray of uint8, shape (n,)
+        Received bits (0 or 1) in transmission order.
+
+    Output
+    ------
+    u8 : ndarray of uint8, shape (n,)
+        Descrambled bits, one per input: ``in[n] ^ in[n-12] ^ in[n-17]``.
     """
 
     name = "g3ruh_descrambler"
@@ -222,6 +242,17 @@ class G3ruhDescramblerSoft(Block):
     Bits before the stream are the ``state`` bits, known with certainty, so from the default
     all-zeros state the first 12 outputs equal the inputs. Streaming: the last 17 LLRs carry
     across chunks. Its hard decisions equal :class:`G3ruhDescrambler` on the hard decisions.
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        LLRs of the received bits, positive means 1.
+
+    Output
+    ------
+    f32 : ndarray of float32, shape (n,)
+        LLRs of the descrambled bits, one per input, positive means 1 (min-sum of
+        ``in[n] ^ in[n-12] ^ in[n-17]``).
     """
 
     name = "g3ruh_descrambler_soft"
