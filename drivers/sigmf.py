@@ -73,6 +73,8 @@ __all__ = [
 META_EXT = ".sigmf-meta"
 DATA_EXT = ".sigmf-data"
 SIGMF_VERSION = "1.0.0"
+#: a writer keeps this many annotations in memory, then spools them to a temporary file
+_SPOOL_AT = 1024
 
 
 @dataclass(frozen=True)
@@ -701,7 +703,12 @@ class SigmfWriter:
         #: extra global fields, e.g. {"orbitlink:link": "qpsk"} (keys need a namespace)
         self.global_extra: dict = {}
         self.num_samples = 0
-        self._annotations: list[dict] = []
+        self._annotations: list[dict] = []  # up to _SPOOL_AT, then spooled to a file
+        self._spool = None  # temporary file of JSON lines, one annotation each
+        self._n_annotations = 0
+        self._sorted = True  # annotations came in order of sample_start
+        self._ns_keys = False  # an annotation has orbitlink: keys
+        self._last_start = 0
         self._hash = hashlib.sha512()
         self._closed = False
         try:
@@ -766,10 +773,34 @@ class SigmfWriter:
             ann["core:comment"] = str(comment)
         for k, v in extra.items():
             ann[k if ":" in k else f"orbitlink:{k}"] = _jsonable(v)
+        self._sorted = self._sorted and start >= self._last_start
+        self._last_start = start
+        self._ns_keys = self._ns_keys or any(k.startswith("orbitlink:") for k in ann)
         self._annotations.append(ann)
+        self._n_annotations += 1
+        if len(self._annotations) >= _SPOOL_AT:  # memory stays flat in the number of frames
+            if self._spool is None:
+                import tempfile
+
+                self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")
+            for a in self._annotations:
+                self._spool.write(json.dumps(a, allow_nan=False) + "\n")
+            self._annotations = []
         return ann
 
-    def metadata(self) -> dict:
+    def _all_annotations(self):
+        """Every annotation, in order of sample_start (read back from the spool)."""
+        if self._spool is None:
+            return sorted(self._annotations, key=lambda a: a["core:sample_start"])
+        self._spool.seek(0)
+        anns = (json.loads(line) for line in self._spool)
+        if self._sorted:
+            import itertools
+
+            return itertools.chain(anns, self._annotations)
+        return sorted(list(anns) + self._annotations, key=lambda a: a["core:sample_start"])
+
+    def metadata(self, with_annotations: bool = True) -> dict:
         """The SigMF metadata document for what has been written so far."""
         glob = {"core:datatype": "cf32_le", "core:sample_rate": self.samp_rate,
                 "core:version": SIGMF_VERSION, "core:recorder": "orbitlink",
@@ -777,9 +808,8 @@ class SigmfWriter:
         if self.description is not None:
             glob["core:description"] = self.description
         glob.update(self.global_extra)
-        anns = sorted(self._annotations, key=lambda a: a["core:sample_start"])
-        if any(k.startswith("orbitlink:") for a in anns for k in a) or any(
-                k.startswith("orbitlink:") for k in self.global_extra):
+        anns = list(self._all_annotations()) if with_annotations else []
+        if self._ns_keys or any(k.startswith("orbitlink:") for k in self.global_extra):
             glob["core:extensions"] = [{"name": "orbitlink", "version": "0.1.0",
                                         "optional": True}]
         cap = {"core:sample_start": 0}
@@ -789,17 +819,35 @@ class SigmfWriter:
             cap["core:datetime"] = self.datetime
         return {"global": glob, "captures": [cap], "annotations": anns}
 
+    def _write_spooled(self, fh) -> None:
+        """The metadata document with many annotations, written one annotation at a time
+        (same JSON as :meth:`metadata` gives, indented alike)."""
+        doc = self.metadata(with_annotations=False)  # global and captures
+        head = json.dumps({"global": doc["global"], "captures": doc["captures"]}, indent=2,
+                          allow_nan=False)
+        fh.write(head[:-2] + ',\n  "annotations": [')
+        first = True
+        for a in self._all_annotations():
+            body = json.dumps(a, indent=2, allow_nan=False).replace("\n", "\n    ")
+            fh.write(("\n    " if first else ",\n    ") + body)
+            first = False
+        fh.write("\n  ]\n}\n")
+        self._spool.close()
+        self._spool = None
+
     def close(self) -> None:
         """Close the data file and write the ``.sigmf-meta`` file (idempotent)."""
         if self._closed:
             return
         self._closed = True
         self._fh.close()
-        text = json.dumps(self.metadata(), indent=2, allow_nan=False)
         tmp = self.meta_path + ".tmp"
         try:
             with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(text + "\n")
+                if self._spool is None:
+                    fh.write(json.dumps(self.metadata(), indent=2, allow_nan=False) + "\n")
+                else:  # the annotations stream from the spool into the file
+                    self._write_spooled(fh)
             os.replace(tmp, self.meta_path)
         except OSError as exc:
             raise RecordingError(f"{_shown(self.meta_path)}: cannot write the "

@@ -550,7 +550,8 @@ class TxStream:
     """
 
     def __init__(self, link: Link, payloads: Iterable[bytes], seed: int = 0,
-                 samp_rate: float | None = None, medium: str = "iq", frames_per_chunk: int = 64):
+                 samp_rate: float | None = None, medium: str = "iq",
+                 frames_per_chunk: int | None = None):
         self.link = link
         self.rate = float(samp_rate or link.samp_rate)
         self.medium = medium
@@ -558,6 +559,11 @@ class TxStream:
         self.burst = next(b for b in self.blocks if b.name == "burst")
         self.mod = self.blocks[len(self.blocks) - len(link.tx_stages(self.rate, medium))]
         self._payloads = payloads
+        if frames_per_chunk is None:  # chunks of about 2^18 samples (64 frames at most)
+            bits = 8 * (link.payload_len or 256) / max(link.code_rate, 1e-3)
+            per_frame = (bits / link.bits_per_symbol + link.gap_symbols) * self.rate / \
+                link.symbol_rate
+            frames_per_chunk = min(64, (1 << 18) / per_frame)
         self._per_chunk = max(1, int(frames_per_chunk))
         self.frames = 0  # payloads read
         self.samples = 0  # samples yielded
@@ -634,6 +640,15 @@ def check_payload(link: Link, b: bytes) -> str | None:
     return link.framing_spec.check_payload(link.framing_opts, bytes(b), link.context())
 
 
+def payload_checker(link: Link):
+    """``check(b) -> str | None`` for many payloads (see :func:`check_payload`)."""
+    spec = link.framing_spec
+    opts, ctx = link.framing_opts, link.context()
+    if type(spec).check_payload is not Framing.check_payload:  # a framing's own check
+        return lambda b: spec.check_payload(opts, bytes(b), ctx)
+    return spec.payload_checker(opts, ctx)
+
+
 def random_payloads(link: Link, rng: np.random.Generator, n: int) -> list[bytes]:
     """``n`` random payloads of the kind the link carries (for the loopback)."""
     return list(iter_random_payloads(link, rng, n))
@@ -652,12 +667,13 @@ def iter_payload_file(path: str, link: Link) -> Iterator[bytes]:
     p = Path(path)
     if not p.is_file():
         raise OrbitlinkError(f"{path}: payload file not found")
+    check = payload_checker(link)
     n_out = 0
     if p.suffix == ".kiss":  # KISS file: its data frames are the payloads
         from orbitlink.framing.kiss import iter_kiss_file
 
         for n, b in enumerate(iter_kiss_file(p), 1):
-            why = check_payload(link, b)
+            why = check(b)
             if why:
                 raise OrbitlinkError(f"{path} frame {n}: {why}")
             n_out += 1
@@ -674,7 +690,7 @@ def iter_payload_file(path: str, link: Link) -> Iterator[bytes]:
                 b = bytes.fromhex(s)
             except ValueError:
                 raise OrbitlinkError(f"{path} line {n}: not a hexadecimal payload") from None
-            why = check_payload(link, b)
+            why = check(b)
             if why:
                 raise OrbitlinkError(f"{path} line {n}: {why}")
             n_out += 1

@@ -190,14 +190,24 @@ class Framing:
 
     def check_payload(self, opts: dict, data: bytes, ctx: LinkContext) -> str | None:
         """Why ``data`` cannot be sent (one phrase), or None. Default: the framer refuses it."""
+        return self.payload_checker(opts, ctx)(data)
+
+    def payload_checker(self, opts: dict, ctx: LinkContext):
+        """``check(data) -> str | None`` (see :meth:`check_payload`), built once for many
+        payloads."""
         n = self.payload_len(opts)
-        if n is not None and len(data) != n:
-            return f"payload has {len(data)} bytes but the link carries {n}-byte payloads"
-        try:
-            self.framer_block(opts, ctx).process([Pdu(bytes(data))])
-        except OrbitlinkError as e:
-            return str(e).rstrip(".")
-        return None
+        framer = self.framer_block(opts, ctx)
+
+        def check(data):
+            if n is not None and len(data) != n:
+                return f"payload has {len(data)} bytes but the link carries {n}-byte payloads"
+            try:
+                framer.process([Pdu(bytes(data))])
+            except OrbitlinkError as e:
+                return str(e).rstrip(".")
+            return None
+
+        return check
 
     def random_payload(self, opts: dict, rng: np.random.Generator, i: int) -> bytes:
         """The ``i``-th random payload of a loopback (``rng`` is drawn from in order)."""

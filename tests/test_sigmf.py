@@ -376,3 +376,28 @@ def test_bad_chunk_size(tmp_path):
     rec = open_recording(_cf32_recording(tmp_path, np.zeros(3)))
     with pytest.raises(ValueError):
         next(rec.chunks(0))
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+def test_writer_spools_many_annotations_to_the_same_metadata(tmp_path, monkeypatch, ordered):
+    """Past a thousand annotations the writer keeps them in a temporary file (memory flat in
+    the number of frames); the metadata written is the same JSON text."""
+    import orbitlink.drivers.sigmf as sm
+
+    rng = np.random.default_rng(1)
+    starts = np.arange(0, 5000 * 3, 3)
+    if not ordered:
+        rng.shuffle(starts)
+    texts = []
+    for spool_at in (10 ** 9, 100):
+        monkeypatch.setattr(sm, "_SPOOL_AT", spool_at)
+        with SigmfWriter(tmp_path / f"a{spool_at}", 1000.0, datetime="2026-01-01T00:00:00Z") as w:
+            w.write(np.ones(16000, np.complex64))
+            for i, s in enumerate(starts):
+                w.annotate(int(s), 3, f"frame {i}", comment="ab" * 10, frame=i)
+        assert (w._spool is None)
+        texts.append((tmp_path / f"a{spool_at}.sigmf-meta").read_text())
+    assert texts[0] == texts[1]
+    meta = json.loads(texts[1])
+    assert [a["core:sample_start"] for a in meta["annotations"]] == sorted(starts.tolist())
+    assert meta["global"]["core:extensions"][0]["name"] == "orbitlink"
