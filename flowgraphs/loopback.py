@@ -125,10 +125,9 @@ class AudioFrontend:
         fc = link.fm_if_half_bandwidth() / self.rate
         self._h = None
         if fc < 0.45:
-            nt = int(8 / fc) | 1
-            m = np.arange(nt) - nt // 2
-            h = 2 * fc * np.sinc(2 * fc * m) * np.hamming(nt)
-            self._h = h / h.sum()
+            from orbitlink.modem.filters import lowpass
+
+            self._h = lowpass(fc, int(8 / fc) | 1, "hamming")
         # the zero-phase filter (np.convolve(mode="same")) as a causal one whose first half
         # of a filter length of output is skipped, and which is fed half a filter length of
         # zeros at the end
