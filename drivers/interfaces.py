@@ -23,11 +23,10 @@ range (:func:`orbitlink.modem.block.param`), so that graph files are validated t
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Iterator
 
-from orbitlink.modem.block import STREAM_DTYPES, validate_params
+from orbitlink.modem.block import STREAM_DTYPES, make_params
 
 __all__ = ["StreamInfo", "Source", "Sink", "SOURCES", "SINKS", "register_source",
            "register_sink", "STREAM_TYPES"]
@@ -57,14 +56,7 @@ class _Endpoint:
     Params: ClassVar[type]
 
     def __init__(self, params=None, **kw):
-        if params is None:
-            params = self.Params(**kw)
-        elif kw:
-            params = dataclasses.replace(params, **kw)
-        if not isinstance(params, self.Params):
-            raise TypeError(f"{self.name}: params must be {self.Params.__name__}")
-        validate_params(params, self.name)
-        self.params = params
+        self.params = make_params(self.Params, self.name, params, kw)
         self.counters: dict[str, Any] = {}
 
     def close(self) -> None:

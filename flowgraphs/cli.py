@@ -169,8 +169,8 @@ def _precompensation(args, link, rate: float, medium: str):
                             f"than a {rate:g} Hz sample rate holds with the signal; give --rate "
                             f"{need:g} or more")
 
-    return (t0, pred, check), {"satellite": sat.name, "station": args.station,
-                               "freq_hz": args.freq}
+    return (t0, pred, check, {"satellite": sat.name, "station": args.station,
+                              "freq_hz": args.freq})
 
 
 def cmd_encode(args) -> int:
@@ -180,23 +180,17 @@ def cmd_encode(args) -> int:
     from orbitlink.flowgraphs.links import load_link
 
     link = load_link(args.link, _overrides(args.set))
-    wav = args.out.lower().endswith(".wav")
     medium = _medium(args, link, args.out)
     rate = float(args.rate or link.samp_rate)
-    precomp = meta = None
-    if args.tle:
-        precomp, meta = _precompensation(args, link, rate, medium)
+    precomp = _precompensation(args, link, rate, medium) if args.tle else None
     res = encode(link, args.inp, args.out, samp_rate=rate, medium=medium, seed=args.seed,
-                 center_freq=args.center_freq, datetime=args.datetime, precomp=precomp,
-                 global_extra=None if meta is None else {
-                     "orbitlink:uplink_precompensation": meta})
+                 center_freq=args.center_freq, datetime=args.datetime, precomp=precomp)
     if precomp is not None:
-        t0, pred, _ = precomp
+        t0, pred, _, meta = precomp
         off = pred(np.array([t0, t0 + res.samples / rate]))
         print(f"orbitlink encode: uplink pre-compensation for {meta['satellite']} at "
               f"{args.freq:g} Hz: {off[0]:+.1f} Hz at the start, {off[1]:+.1f} Hz at the end",
               file=sys.stderr)
-    del wav
     print(f"orbitlink encode: {res.frames} frames, {res.samples} {medium} samples "
           f"({res.samples / rate:.3f} s at {rate:g} Hz) -> {res.path}", file=sys.stderr)
     return 0

@@ -35,8 +35,10 @@ def encode(link: Link, payload_path: str, out: str, *, samp_rate: float | None =
            datetime=None, precomp=None, global_extra: dict | None = None) -> EncodeResult:
     """Modulate the payloads of ``payload_path`` (hex lines or a ``.kiss`` file) into ``out``:
     a 16-bit WAV of the medium (``X.wav``) or a cf32 SigMF recording with one annotation per
-    frame. ``precomp``: ``(t0_unix, predictor, check)`` for an uplink pre-compensation
-    (see ``orbitlink encode --tle``); ``check(t_unix, offsets)`` may refuse it."""
+    frame. ``precomp``: ``(t0_unix, predictor, check, meta)`` for an uplink
+    pre-compensation (see ``orbitlink encode --tle``): ``check(t_unix, offsets)`` may refuse
+    it, ``meta`` (a dict, or None) is recorded as ``orbitlink:uplink_precompensation`` with the
+    offsets at the start and the end."""
     wav = out.lower().endswith(".wav")
     medium = medium or (link.medium if wav else "iq")
     if medium == "audio" and not wav:
@@ -50,7 +52,7 @@ def encode(link: Link, payload_path: str, out: str, *, samp_rate: float | None =
     if precomp is not None:
         from orbitlink.modem.doppler import DopplerPrecompensator
 
-        t0, pred, check = precomp
+        t0, pred, check, pmeta = precomp
         pre = DopplerPrecompensator(samp_rate=rate, t0=float(t0), predictor=pred)
     done = 0
     written = [out] if wav else []
@@ -99,6 +101,11 @@ def encode(link: Link, payload_path: str, out: str, *, samp_rate: float | None =
                     w.write(x)
                     annotate()
                 annotate()
+                if pre is not None and pmeta is not None:
+                    off = pred(np.array([t0, t0 + done / rate]))
+                    w.global_extra["orbitlink:uplink_precompensation"] = {
+                        **pmeta, "offset_start_hz": round(float(off[0]), 3),
+                        "offset_end_hz": round(float(off[1]), 3)}
             dest = w.meta_path
     except OrbitlinkError:  # e.g. a pre-compensation the sample rate cannot hold
         for p in written:

@@ -660,26 +660,18 @@ def iter_random_payloads(link: Link, rng: np.random.Generator, n: int) -> Iterat
         yield spec.random_payload(opts, rng, i)
 
 
-def iter_payload_file(path: str, link: Link) -> Iterator[bytes]:
-    """The payloads of a file, read as they are needed: one frame per line in hex (blank
-    lines and '#' comments ignored), or the data frames of a ``.kiss`` file. A payload the
-    link cannot send is an error naming the file and line (or frame)."""
+def read_payloads(path: str) -> Iterator[tuple[str, bytes]]:
+    """``(where, payload)`` for every payload of a file, unchecked, read as needed: one frame
+    per line in hex (blank lines and '#' comments ignored; ``where`` is ``"line N"``), or the
+    data frames of a ``.kiss`` file (``"frame N"``)."""
     p = Path(path)
     if not p.is_file():
         raise OrbitlinkError(f"{path}: payload file not found")
-    check = payload_checker(link)
-    n_out = 0
     if p.suffix == ".kiss":  # KISS file: its data frames are the payloads
         from orbitlink.framing.kiss import iter_kiss_file
 
         for n, b in enumerate(iter_kiss_file(p), 1):
-            why = check(b)
-            if why:
-                raise OrbitlinkError(f"{path} frame {n}: {why}")
-            n_out += 1
-            yield b
-        if not n_out:
-            raise OrbitlinkError(f"{path}: no frames in the KISS file")
+            yield f"frame {n}", b
         return
     with open(p, "r", errors="replace") as fh:
         for n, line in enumerate(fh, 1):
@@ -687,16 +679,26 @@ def iter_payload_file(path: str, link: Link) -> Iterator[bytes]:
             if not s:
                 continue
             try:
-                b = bytes.fromhex(s)
+                yield f"line {n}", bytes.fromhex(s)
             except ValueError:
                 raise OrbitlinkError(f"{path} line {n}: not a hexadecimal payload") from None
-            why = check(b)
-            if why:
-                raise OrbitlinkError(f"{path} line {n}: {why}")
-            n_out += 1
-            yield b
+
+
+def iter_payload_file(path: str, link: Link) -> Iterator[bytes]:
+    """The payloads of a file (:func:`read_payloads`); a payload the link cannot send is an
+    error naming the file and line (or frame)."""
+    check = payload_checker(link)
+    n_out = 0
+    for where, b in read_payloads(path):
+        why = check(b)
+        if why:
+            raise OrbitlinkError(f"{path} {where}: {why}")
+        n_out += 1
+        yield b
     if not n_out:
-        raise OrbitlinkError(f"{path}: no payloads in the file")
+        what = "frames in the KISS file" if str(path).endswith(".kiss") else \
+            "payloads in the file"
+        raise OrbitlinkError(f"{path}: no {what}")
 
 
 def frames_from_payload_file(path: str, link: Link) -> list[bytes]:

@@ -461,19 +461,7 @@ class PayloadSource(Source):
 
 
 def _iter_payloads(path: str):
-    if not os.path.isfile(path):
-        raise SinkError(f"{path}: payload file not found")
-    if path.endswith(".kiss"):
-        from orbitlink.framing.kiss import iter_kiss_file
+    from orbitlink.flowgraphs.links import read_payloads
 
-        yield from iter_kiss_file(path)
-        return
-    with open(path, "r", errors="replace") as fh:
-        for n, line in enumerate(fh, 1):
-            s = line.split("#", 1)[0].strip().replace(" ", "")
-            if not s:
-                continue
-            try:
-                yield bytes.fromhex(s)
-            except ValueError:
-                raise SinkError(f"{path} line {n}: not a hexadecimal payload") from None
+    for _, b in read_payloads(path):
+        yield b

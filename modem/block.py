@@ -184,6 +184,20 @@ def coerce_params(params_cls, values: dict, owner: str = ""):
 REGISTRY: dict[str, type["Block"]] = {}
 
 
+def make_params(params_cls, owner: str, params=None, kw=None):
+    """The validated parameters of a block (or source, or sink): ``params`` (an instance of
+    ``params_cls``) with the fields of ``kw`` replaced, or ``params_cls(**kw)``."""
+    kw = kw or {}
+    if params is None:
+        params = params_cls(**kw)
+    elif kw:
+        params = dataclasses.replace(params, **kw)
+    if not isinstance(params, params_cls):
+        raise TypeError(f"{owner}: params must be {params_cls.__name__}")
+    validate_params(params, owner)
+    return params
+
+
 def register(cls):
     """Class decorator: add a block class to the registry under ``cls.name``."""
     name = cls.name
@@ -225,14 +239,7 @@ class Block:
     stateful: ClassVar[bool] = True
 
     def __init__(self, params=None, **kw):
-        if params is None:
-            params = self.Params(**kw)
-        elif kw:
-            params = dataclasses.replace(params, **kw)
-        if not isinstance(params, self.Params):
-            raise TypeError(f"{self.name}: params must be {self.Params.__name__}")
-        validate_params(params, self.name)
-        self.params = params
+        self.params = make_params(self.Params, self.name, params, kw)
         self.reset()
 
     # lifecycle ---------------------------------------------------------------------------

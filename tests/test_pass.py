@@ -156,6 +156,13 @@ def test_uplink_precompensation_lands_on_the_nominal_carrier(tmp_path, capsys):
         assert main(["encode", "--link", "qpsk", "--in", str(pays), "--out", str(out),
                      "--datetime", when, *extra]) == 0
         rec = open_recording(out)
+        if pre:  # the metadata records what was applied, at both ends of the burst
+            m = rec.meta["global"]["orbitlink:uplink_precompensation"]
+            t0 = orbit.parse_time(when)
+            up = orbit.DopplerPredictor(sat, st, 437e6, uplink=True)
+            assert m["offset_start_hz"] == pytest.approx(float(up(np.array([t0]))[0]), abs=1e-2)
+            t1 = t0 + rec.num_samples / rec.samp_rate
+            assert m["offset_end_hz"] == pytest.approx(float(up(np.array([t1]))[0]), abs=1e-2)
         x = np.concatenate(list(rec.chunks()))
         y = Channel(samp_rate=rec.samp_rate, doppler=path, doppler_t0=orbit.parse_time(when),
                     esn0_db=20.0, sps=4.0, seed=1).run(x)
