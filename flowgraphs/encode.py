@@ -92,8 +92,8 @@ def encode(link: Link, payload_path: str, out: str, *, samp_rate: float | None =
 
                 def annotate():
                     nonlocal n
-                    for s in tx.take_frame_starts():
-                        w.annotate(int(round(s)), int(round(tx.frame_len)), f"frame {n}",
+                    for s, length in tx.take_frames():
+                        w.annotate(int(round(s)), int(round(length)), f"frame {n}",
                                    comment=next(payloads).hex() if fixed else None, frame=n)
                         n += 1
 

@@ -545,8 +545,8 @@ class TxStream:
     """A transmission made chunk by chunk: iterate for the medium's samples (complex IQ or
     real audio); memory does not grow with the number of frames.
 
-    ``take_frame_starts()`` returns (and forgets) the sample positions of the frames sent so
-    far: the first sync symbol's peak minus half a symbol, as the receiver reports them.
+    ``take_frames()`` returns (and forgets) the sample positions and lengths of the frames sent
+    so far.
     """
 
     def __init__(self, link: Link, payloads: Iterable[bytes], seed: int = 0,
@@ -592,14 +592,22 @@ class TxStream:
                 self.samples += len(y)
                 yield y
 
-    def take_frame_starts(self) -> list[float]:
+    def take_frames(self) -> list[tuple[float, float]]:
+        """(start, length) in samples of each frame sent since the last call (then forgotten):
+        the start is the first sync symbol's peak minus half a symbol, as the receiver
+        reports it."""
         peak = (getattr(self.mod, "symbol_peak_sample", None)
                 or getattr(self.mod, "symbol_sample", None)
                 or (lambda kk: (kk + 0.5) * self._sps))
-        b = self.burst.frame_starts
-        out = [peak(x / self._r / self._k) - self._sps / 2 for x in b]
-        del b[:]
+        b, n = self.burst.frame_starts, self.burst.frame_bits
+        per_bit = self._sps / self._r / self._k
+        out = [(peak(x / self._r / self._k) - self._sps / 2, m * per_bit) for x, m in zip(b, n)]
+        del b[:], n[:]
         return out
+
+    def take_frame_starts(self) -> list[float]:
+        """The starts of :meth:`take_frames`."""
+        return [s for s, _ in self.take_frames()]
 
     @property
     def frame_len(self) -> float:

@@ -192,7 +192,7 @@ class _Tally(Sink):
     class Params:
         pass
 
-    def __init__(self, link, payload_rng, n, starts, frame_len, sps):
+    def __init__(self, link, payload_rng, n, starts, sps):
         super().__init__()
         self.link = link
         self._payloads = iter_random_payloads(link, payload_rng, n)
@@ -429,9 +429,9 @@ def _run(link, nframes, rng, ebn0, esn0, cfo, sro, seed, medium, out_dir, tmp, p
             w.global_extra["orbitlink:link"] = link.name
 
             def annotate():
-                for s in tx.take_frame_starts():
+                for s, length in tx.take_frames():
                     r = (s - timing) / scale
-                    w.annotate(max(0, int(round(r))), int(round(tx.frame_len / scale)),
+                    w.annotate(max(0, int(round(r))), int(round(length / scale)),
                                f"frame {len(starts)}", frame=len(starts))
                     starts.append(r)
 
@@ -453,7 +453,7 @@ def _run(link, nframes, rng, ebn0, esn0, cfo, sro, seed, medium, out_dir, tmp, p
                                      t0=parse_time(rec.datetime) if rec.datetime else None,
                                      max_doppler_hz=1.2 * plan.max_doppler_hz + 1000,
                                      max_rate_hz_s=1.5 * plan.max_rate_hz_s + 10)
-    tally = _Tally(link, tally_rng, nframes, starts, tx.frame_len, link.sps / scale)
+    tally = _Tally(link, tally_rng, nframes, starts, link.sps / scale)
     g = link_graph(link, "rx", rec.samp_rate, medium, front=front, emit_failed=True,
                    source=RecordingSource(medium=medium, rec=rec), sinks=[tally])
     applied = [[] for _ in front]

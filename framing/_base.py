@@ -111,7 +111,8 @@ class Burst(Block):
 
     The framer is built from its registered name and parameters. The idle bits come from
     ``numpy.random.default_rng(seed)`` in transmission order (preamble, gaps, postamble), so
-    the output does not depend on how the PDUs are split into chunks. ``frame_starts`` lists
+    the output does not depend on how the PDUs are split into chunks. ``frame_starts`` (with
+    ``frame_bits``, their lengths) lists
     the output bit index where each frame begins.
 
     Input
@@ -154,6 +155,7 @@ class Burst(Block):
         self._started = False
         self._pos = 0
         self.frame_starts = []
+        self.frame_bits = []  # bits of each frame in frame_starts
         self.last_frame_bits = 0
 
     def _idle(self, n):
@@ -171,6 +173,7 @@ class Burst(Block):
             fb = (self.framer.frame_bits(bytes(q.data)) if hasattr(self.framer, "frame_bits")
                   else self.framer.process([q]))
             self.frame_starts.append(self._pos)
+            self.frame_bits.append(len(fb))
             self.last_frame_bits = len(fb)
             self._pos += len(fb)
             parts.append(np.asarray(fb, np.uint8))

@@ -500,3 +500,27 @@ def test_no_flowgraphs_module_names_a_framing():
     for name in all_framings():
         for q in (f'"{name}"', f"'{name}'"):
             assert q not in text, (name, "named in flowgraphs/")
+
+
+def test_encode_annotates_each_frame_with_its_own_length(tmp_path, capsys):
+    """Frames of varied length (AX.25): each annotation covers its own frame, back to back
+    with the idle gap between them, and the decoder finds each frame inside its annotation."""
+    rec, pays = _encode(tmp_path, "ax25-fsk9600", n=5, seed=9, out="v.sigmf-meta")
+    meta = json.loads(rec.read_text())
+    anns = meta["annotations"]
+    assert len(anns) == 5
+    lens = [len(p) for p in pays]
+    counts = [a["core:sample_count"] for a in anns]
+    # longer payloads, longer annotations (48000 / 9600 = 5 samples per bit, stuffing aside)
+    order = np.argsort(lens)
+    assert np.all(np.diff(np.array(counts)[order]) >= 0)
+    for a, p in zip(anns, pays):
+        assert 5 * 8 * len(p) <= a["core:sample_count"] <= 5 * (8 * len(p) * 1.25 + 400)
+    for a, b in zip(anns, anns[1:]):
+        assert a["core:sample_start"] + a["core:sample_count"] <= b["core:sample_start"]
+    rc, out, err = _cli(["decode", rec, "--json"], capsys)
+    got = [json.loads(x) for x in out.splitlines()]
+    assert [bytes.fromhex(g["hex"]) for g in got] == pays
+    for g, a in zip(got, anns):
+        assert a["core:sample_start"] <= g["sample_index"] <= (a["core:sample_start"]
+                                                             + a["core:sample_count"])
