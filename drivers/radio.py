@@ -37,7 +37,7 @@ import numpy as np
 from orbitlink import OrbitlinkError
 
 __all__ = ["Radio", "RadioConfig", "RadioCounters", "ReadResult", "TxStatus", "RadioError",
-           "check_buffer", "DROP_DETECTION"]
+           "check_buffer", "DROP_DETECTION", "GapTracker", "GapLog"]
 
 #: how a driver learns that samples were lost
 DROP_DETECTION = ("hardware_time", "sample_counter", "overflow_reports", "none")
@@ -213,3 +213,87 @@ class GapTracker:
                 gap = int(round(lost))
         self.index += gap + int(n)
         return gap
+
+
+class GapLog:
+    """Where a stream lost samples: ``(index, length)`` pairs, ``index`` the absolute sample
+    index of the first sample after the gap in the stream as delivered (a source that fills a
+    gap with zeros delivers them at ``index - length .. index - 1``). Frames whose samples
+    span a gap are flagged from it (:class:`orbitlink.framing._base.FrameMeta`)."""
+
+    def __init__(self, keep: int = 100_000):
+        self.gaps: list[tuple[int, int]] = []
+        self.keep = int(keep)
+        self.total = 0
+
+    def add(self, index: int, length: int) -> None:
+        self.gaps.append((int(index), int(length)))
+        self.total += int(length)
+        if len(self.gaps) > self.keep:
+            del self.gaps[: len(self.gaps) - self.keep]
+
+    def between(self, lo: float, hi: float) -> list[tuple[int, int]]:
+        """Gaps whose lost samples overlap ``[lo, hi]``."""
+        return [(i, n) for i, n in self.gaps if i - n <= hi and i >= lo]
+
+
+# --------------------------------------------------------------------------------------------
+# drivers by name
+
+
+#: driver name -> Radio subclass (each driver module registers itself)
+RADIO_DRIVERS: dict[str, type] = {}
+
+
+def register_driver(name: str):
+    """Class decorator: a Radio subclass that ``open_radio(name, args)`` builds as
+    ``cls(**args)``."""
+    def deco(cls):
+        if name in RADIO_DRIVERS and RADIO_DRIVERS[name] is not cls:
+            raise ValueError(f"radio driver {name!r} registered twice")
+        RADIO_DRIVERS[name] = cls
+        cls.driver_name = name
+        return cls
+    return deco
+
+
+def parse_device_args(text) -> dict:
+    """``"file=x.sigmf-meta,rate=max"`` -> ``{"file": "x.sigmf-meta", "rate": "max"}``."""
+    if isinstance(text, dict):
+        return dict(text)
+    out = {}
+    for part in str(text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "=" not in part:
+            raise RadioError(f"device argument {part!r} is not key=value (e.g. "
+                             "file=pass.sigmf-meta,rate=max)")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def all_drivers() -> dict:
+    """Import every driver module (they register themselves); name -> class."""
+    import importlib
+    import pkgutil
+
+    import orbitlink.drivers as pkg
+
+    for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + "."):
+        importlib.import_module(m.name)
+    return RADIO_DRIVERS
+
+
+def open_radio(driver: str, args=None) -> "Radio":
+    """Build (not yet open) the radio of driver ``driver`` with device arguments ``args``."""
+    drivers = all_drivers()
+    if driver not in drivers:
+        raise RadioError(f"unknown radio driver {driver!r} (known: "
+                         f"{', '.join(sorted(drivers))})")
+    kw = parse_device_args(args)
+    try:
+        return drivers[driver](**kw)
+    except TypeError as e:
+        raise RadioError(f"driver {driver!r}: bad device arguments {kw} ({e})") from None

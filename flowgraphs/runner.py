@@ -48,6 +48,11 @@ def run_graph(graph, chunk: int = 1 << 16, on_chunk: Callable | None = None,
     src = graph.source
     t0 = time.perf_counter()
     info = src.obj.open()
+    log = getattr(src.obj, "gap_log", None)
+    if log is not None:  # frames that span a gap of the source are flagged
+        for n in nodes.values():
+            if n.kind == "block" and hasattr(n.obj, "attach_gap_log"):
+                n.obj.attach_gap_log(log)
     if on_open is not None:
         on_open(info)
     sinks = [nodes[n] for n in order if nodes[n].kind == "sink"]

@@ -36,6 +36,9 @@ class FrameMetaParams:
     symbol_rate: float = param(1.0, "Symbol rate", unit="Bd", lo=0.0, lo_open=True)
     samp_rate: float = param(1.0, "Sample rate of the receiver's input", unit="Hz", lo=0.0,
                              lo_open=True)
+    air_bits_per_byte: float = param(10.0, "Channel bits a payload byte takes on the air "
+                                     "(code, sync and stuffing included; to flag frames that "
+                                     "span a gap of the source)", lo=1.0, hi=1000.0)
 
 
 @register
@@ -66,8 +69,33 @@ class FrameMeta(Block):
     out_type = "pdu"
     stateful = False
 
+    #: where the source lost samples (``GapLog`` of a radio source, attached by the runner);
+    #: None for recordings
+    gap_log = None
+
+    def attach_gap_log(self, log) -> None:
+        """Flag frames whose samples span a gap of ``log`` (``gaps``, ``gap_samples``)."""
+        self.gap_log = log
+
     def _process(self, pdus):
-        return [self.finish(p) for p in pdus]
+        out = [self.finish(p) for p in pdus]
+        if self.gap_log is not None:
+            out = [self._flag(p) for p in out]
+        return out
+
+    def _flag(self, pdu: Pdu) -> Pdu:
+        """A frame's samples: its air time after its position for symbol deframers (which
+        report the frame's start); either side of it for bit deframers."""
+        p = self.params
+        m = pdu.meta
+        span = (len(pdu.data) * p.air_bits_per_byte / p.bits_per_symbol * p.samp_rate
+                / p.symbol_rate)
+        s = m.get("sample_index", 0)
+        hit = self.gap_log.between(s - (span if p.index == "bit" else 0), s + span)
+        if hit:
+            m = dict(m, gaps=len(hit), gap_samples=int(sum(n for _, n in hit)))
+            return Pdu(bytes(pdu.data), m)
+        return pdu
 
     def finish(self, pdu: Pdu) -> Pdu:
         p = self.params
