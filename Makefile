@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-ber bench setup system-deps clean
+.PHONY: demo test test-ber bench setup system-deps soapy clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 2; }
@@ -15,18 +15,44 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test,plot]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) soapy
 
-# Optional OS packages (SoapySDR bindings for the radio drivers); needs root, skipped quietly otherwise.
+# OS packages for the SoapySDR driver and its tests: the Python binding, the headers and g++
+# for the test-only device module, SoapySDRUtil. Installed with apt when root (quietly, without
+# the recommended hardware modules); otherwise skipped with a note, and the SoapySDR tests say
+# why they cannot run.
+SOAPY_DEBS := python3-soapysdr libsoapysdr-dev soapysdr-tools g++
+APT := apt-get -o DPkg::Lock::Timeout=900
 system-deps:
-	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  python3 -c 'import SoapySDR' 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-soapysdr >/dev/null; } || true; \
+	@if dpkg -s $(SOAPY_DEBS) >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "$(APT) install $(SOAPY_DEBS)"; \
+	  { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq \
+	      --no-install-recommends $(SOAPY_DEBS) >/dev/null; } \
+	  || echo "make: apt-get could not install $(SOAPY_DEBS); the SoapySDR tests will be skipped"; \
+	else echo "make: not root or no apt-get, so $(SOAPY_DEBS) were not installed; the SoapySDR tests will be skipped"; \
 	fi
+
+# The Debian binding (python3-soapysdr) made visible in the venv without
+# --system-site-packages: a folder of symlinks to its two files and a .pth naming it
+# (LIVE-STATION.md B.4); then the test-only device module (build/soapy/libOrbitFake.so).
+SOAPY_SHIM := $(abspath $(VENV))/soapysdr-binding
+soapy: system-deps $(STAMP)
+	@ext=$$($(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))'); \
+	site=$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'); \
+	src=/usr/lib/python3/dist-packages; \
+	if $(PY) -c 'import SoapySDR' 2>/dev/null; then :; \
+	elif [ -f $$src/SoapySDR.py ] && [ -f $$src/_SoapySDR$$ext ]; then \
+	  mkdir -p $(SOAPY_SHIM) && ln -sf $$src/SoapySDR.py $$src/_SoapySDR$$ext $(SOAPY_SHIM)/ \
+	  && echo $(SOAPY_SHIM) > $$site/system-soapysdr.pth && echo "SoapySDR binding linked into $(VENV)"; \
+	else echo "make: no SoapySDR binding for $$ext in $$src (python3-soapysdr is for Debian's CPython 3.11); the SoapySDR tests will be skipped"; \
+	fi
+	@$(PY) -m orbitlink.tests.soapy_fake
 
 demo: $(STAMP)
 	$(VENV)/bin/orbitlink loopback --link qpsk --frames 50 --ebn0 10 --cfo 1500 --sro 50 --out out/demo --plot
 
-test: $(STAMP)
+test: setup
 	$(PY) -m pytest -q
 
 test-ber: $(STAMP)
