@@ -309,7 +309,10 @@ class SoapyRadio(Radio):
         if rx and self._rx is None:
             ch = self.config.channel
             s = self._call("a CF32 RX stream", dev.setupStream, RX, "CF32", [ch])
-            ret = dev.activateStream(s)
+            try:
+                ret = dev.activateStream(s)
+            except Exception as e:
+                ret = str(e)
             if ret != 0:
                 self._try(lambda: dev.closeStream(s), None)
                 raise RadioError(f"{self.label}: the RX stream did not start "
@@ -323,7 +326,10 @@ class SoapyRadio(Radio):
         if tx and self._tx is None:
             ch = self.tx_config.channel
             s = self._call("a CF32 TX stream", dev.setupStream, TX, "CF32", [ch])
-            ret = dev.activateStream(s)
+            try:
+                ret = dev.activateStream(s)
+            except Exception as e:
+                ret = str(e)
             if ret != 0:
                 self._try(lambda: dev.closeStream(s), None)
                 raise RadioError(f"{self.label}: the TX stream did not start "

@@ -214,7 +214,7 @@ public:
         if (d == SOAPY_SDR_RX) {
             rxWall0_ = Clock::now();
             rxIndex0_ = rxIndex_;
-            rxTime0_ = (flags & SOAPY_SDR_HAS_TIME) ? timeNs : getHardwareTime();
+            rxTime0_ = (flags & SOAPY_SDR_HAS_TIME) ? timeNs : noTime_ ? 0 : getHardwareTime();
         }
         active_[d] = true;
         log(std::string("activate ") + dirName(d));
