@@ -44,7 +44,7 @@ from orbitlink.drivers.radio import (GapTracker, Radio, RadioConfig, RadioError,
                                      TxStatus, check_buffer, parse_device_args,
                                      register_driver)
 
-__all__ = ["SoapyRadio", "list_devices", "device_report", "binding"]
+__all__ = ["SoapyRadio", "list_devices", "device_report", "device_facts", "binding"]
 
 # SoapySDR constants (Constants.h, Errors.h; part of the ABI)
 TX, RX = 0, 1
@@ -565,53 +565,70 @@ class SoapyRadio(Radio):
 
 
 def device_report(radio: SoapyRadio, channel: int = 0) -> dict:
-    """What an open device reports, in the shape hardware profiles are checked against:
-    ``samp_rate_ranges`` [(lo, hi), ...] (receive; transmit when the device has no receiver),
-    ``freq_ranges`` / ``bandwidth_ranges`` {"rx": [(lo, hi)], "tx": [...]}, ``gain_elements``
-    {"rx": {name: (lo, hi, step)}, "tx": {...}}, ``gain_range`` {"rx": (lo, hi, step)},
-    ``antennas`` {"rx": [...], "tx": [...]}, ``channels``, ``agc``, ``full_duplex``,
-    ``can_transmit``, ``has_hardware_time``, ``clock_sources``, ``time_sources``,
-    ``drop_detection``, ``driver``, ``hardware``, ``label``. Empty entries for a direction the
-    device does not have."""
+    """What an open device reports, in the shape
+    :meth:`orbitlink.drivers.profiles.Profile.check_device` takes (and nothing else)::
+
+        {"channels": {"rx": n, "tx": n},
+         "samp_rate_ranges": {"rx": [(lo, hi), ...], "tx": [...]},
+         "samp_rates": [r, ...],                    # listSampleRates (receive, else transmit)
+         "freq_ranges": {"rx": [(lo, hi), ...], "tx": [...]},
+         "gain_ranges": {"rx": (lo, hi), "tx": (lo, hi)},
+         "gain_elements": {"rx": {name: (lo, hi, step)}, "tx": {...}},
+         "antennas": {"rx": [...], "tx": [...]},
+         "agc": {"rx": bool, "tx": bool},
+         "full_duplex": bool, "has_hardware_time": bool}
+
+    A direction the device does not have (no channel ``channel``) is left out of the
+    per-direction entries; ``channels`` always has both."""
     dev = radio._dev()
     t = SoapyRadio._try
-    rep = {"driver": radio.driver_key, "hardware": str(t(dev.getHardwareKey, "")),
-           "label": radio.label, "channels": {}, "samp_rate_ranges": [], "samp_rates": {},
-           "freq_ranges": {}, "bandwidth_ranges": {}, "gain_elements": {}, "gain_range": {},
-           "antennas": {}, "agc": {}, "full_duplex": False}
+    rep = {"channels": {}, "samp_rate_ranges": {}, "samp_rates": [], "freq_ranges": {},
+           "gain_ranges": {}, "gain_elements": {}, "antennas": {}, "agc": {},
+           "full_duplex": False, "has_hardware_time": bool(radio.has_hardware_time)}
     for name, d in (("rx", RX), ("tx", TX)):
         n = int(t(lambda: dev.getNumChannels(d), 0))
         rep["channels"][name] = n
-        has = channel < n
-        rep["freq_ranges"][name] = _ranges(dev.getFrequencyRange(d, channel)) if has else []
-        rep["bandwidth_ranges"][name] = (_ranges(t(lambda: dev.getBandwidthRange(d, channel),
-                                                   [])) if has else [])
-        rep["samp_rates"][name] = ([float(r) for r in t(lambda: dev.listSampleRates(d, channel),
-                                                        [])] if has else [])
-        rep["gain_elements"][name] = ({el: _range3(dev.getGainRange(d, channel, el))
-                                       for el in dev.listGains(d, channel)} if has else {})
-        rep["gain_range"][name] = _range3(dev.getGainRange(d, channel)) if has else None
-        rep["antennas"][name] = [str(a) for a in dev.listAntennas(d, channel)] if has else []
-        rep["agc"][name] = bool(t(lambda: dev.hasGainMode(d, channel), False)) if has else False
-        if has:
-            rep["full_duplex"] = rep["full_duplex"] or bool(
-                t(lambda: dev.getFullDuplex(d, channel), False))
-    d = RX if rep["channels"]["rx"] > channel else TX
-    rep["samp_rate_ranges"] = _ranges(t(lambda: dev.getSampleRateRange(d, channel), []))
-    rep["can_transmit"] = rep["channels"]["tx"] > 0
-    rep["has_hardware_time"] = bool(radio.has_hardware_time)
-    rep["drop_detection"] = radio.drop_detection
-    rep["reports_overflow"] = radio.reports_overflow
-    rep["clock_sources"] = [str(x) for x in t(dev.listClockSources, [])]
-    rep["time_sources"] = [str(x) for x in t(dev.listTimeSources, [])]
+        if channel >= n:
+            continue
+        rep["samp_rate_ranges"][name] = _ranges(t(lambda: dev.getSampleRateRange(d, channel),
+                                                  []))
+        if not rep["samp_rates"]:
+            rep["samp_rates"] = [float(r) for r in t(lambda: dev.listSampleRates(d, channel),
+                                                     [])]
+        rep["freq_ranges"][name] = _ranges(dev.getFrequencyRange(d, channel))
+        rep["gain_ranges"][name] = _range3(dev.getGainRange(d, channel))[:2]
+        rep["gain_elements"][name] = {str(el): _range3(dev.getGainRange(d, channel, el))
+                                      for el in dev.listGains(d, channel)}
+        rep["antennas"][name] = [str(a) for a in dev.listAntennas(d, channel)]
+        rep["agc"][name] = bool(t(lambda: dev.hasGainMode(d, channel), False))
+        rep["full_duplex"] = rep["full_duplex"] or bool(
+            t(lambda: dev.getFullDuplex(d, channel), False))
     return rep
+
+
+def device_facts(radio: SoapyRadio, channel: int = 0) -> dict:
+    """What :func:`device_report` leaves out: ``driver``, ``hardware``, ``label``,
+    ``can_transmit``, ``drop_detection``, ``reports_overflow``, ``bandwidth_ranges``
+    {"rx": [(lo, hi)], ...}, ``clock_sources``, ``time_sources``."""
+    dev = radio._dev()
+    t = SoapyRadio._try
+    bws = {}
+    for name, d in (("rx", RX), ("tx", TX)):
+        if channel < int(t(lambda: dev.getNumChannels(d), 0)):
+            bws[name] = _ranges(t(lambda: dev.getBandwidthRange(d, channel), []))
+    return {"driver": radio.driver_key, "hardware": str(t(dev.getHardwareKey, "")),
+            "label": radio.label, "can_transmit": bool(radio.can_transmit),
+            "drop_detection": radio.drop_detection, "reports_overflow": radio.reports_overflow,
+            "bandwidth_ranges": bws,
+            "clock_sources": [str(x) for x in t(dev.listClockSources, [])],
+            "time_sources": [str(x) for x in t(dev.listTimeSources, [])]}
 
 
 def list_devices(args="", probe: bool = True) -> list[dict]:
     """What SoapySDR enumerates for ``args`` (e.g. ``"driver=rtlsdr"``; empty: every module,
     which for SoapyRemote means a network discovery): one dict per device with ``args`` (what
     to open it with) and, when ``probe``, the device opened and described by
-    :func:`device_report` (or ``error`` when it cannot be opened)."""
+    :func:`device_report` and :func:`device_facts` (or ``error`` when it cannot be opened)."""
     S = binding()
     text = _args_text(parse_device_args(args)) if not isinstance(args, str) else args
     try:
@@ -627,6 +644,7 @@ def list_devices(args="", probe: bool = True) -> list[dict]:
             try:
                 radio.open()
                 entry.update(device_report(radio))
+                entry.update(device_facts(radio))
             except RadioError as e:
                 entry["error"] = str(e)
             finally:

@@ -150,23 +150,78 @@ def test_list_devices_and_device_report(fake):
     d = found[0]
     assert d["args"]["serial"] == serial and d["driver"] == "orbitfake"
     assert "error" not in d
-    assert d["samp_rate_ranges"] == [(1e3, 61.44e6)]
+    assert d["channels"] == {"rx": 1, "tx": 1}
+    assert d["samp_rate_ranges"] == {"rx": [(1e3, 61.44e6)], "tx": [(1e3, 61.44e6)]}
+    assert d["samp_rates"][:2] == [48e3, 250e3]
     assert d["freq_ranges"] == {"rx": [(1e6, 6e9)], "tx": [(47e6, 6e9)]}
+    assert d["gain_ranges"] == {"rx": (0, 102), "tx": (0, 76)}
     assert d["gain_elements"] == {"rx": {"LNA": (0, 40, 8), "VGA": (0, 62, 2)},
                                   "tx": {"PAD": (0, 52, 1), "IAMP": (-12, 12, 1)}}
     assert d["antennas"] == {"rx": ["RX", "LNAW", "LNAH"], "tx": ["TX", "BAND1", "BAND2"]}
-    assert d["has_hardware_time"] is True and d["can_transmit"] is True
-    assert d["drop_detection"] == "hardware_time" and d["full_duplex"] is True
-    assert d["clock_sources"] == ["internal", "external"]
     assert d["agc"] == {"rx": True, "tx": False}
+    assert d["has_hardware_time"] is True and d["full_duplex"] is True
+    # the facts beyond the profile check
+    assert d["can_transmit"] is True and d["drop_detection"] == "hardware_time"
+    assert d["clock_sources"] == ["internal", "external"]
+    assert d["bandwidth_ranges"] == {"rx": [(200e3, 56e6)], "tx": [(200e3, 56e6)]}
     json.dumps(d)  # plain data
     assert list_devices(f"driver=orbitfake,serial={serial}", probe=False)[0].keys() == \
         {"args", "driver", "label"}
     r = _radio(no_time=1)
     try:
         rep = device_report(r)
-        assert rep["has_hardware_time"] is False and rep["drop_detection"] == "overflow_reports"
+        assert set(rep) == {"channels", "samp_rate_ranges", "samp_rates", "freq_ranges",
+                            "gain_ranges", "gain_elements", "antennas", "agc", "full_duplex",
+                            "has_hardware_time"}
+        assert rep["has_hardware_time"] is False
         assert rep["gain_elements"] == d["gain_elements"]
+    finally:
+        r.close()
+
+
+ORBITFAKE_PROFILE = """\
+format: 1
+name: orbitfake
+description: the test device
+driver: orbitfake
+device_args: {}
+transmit: full_duplex
+timestamps: hardware
+overflow_reporting: readStream
+sample_rates:
+  ranges: [[1.0e3, %(max_rate)s]]
+rx:
+  channels: 1
+  freq_ranges: [[1.0e6, 6.0e9]]
+  gain_range: [0, 102]
+  gains: {LNA: [0, 40, 8], VGA: [0, 62, 2]}
+  antennas: [RX, LNAW]
+  agc: true
+tx:
+  channels: 1
+  freq_ranges: [[47.0e6, 6.0e9]]
+  gain_range: [0, 76]
+  gains: {PAD: [0, 52, 1]}
+  antennas: [TX]
+  agc: false
+  allowed_freq_ranges: [[144.0e6, 146.0e6]]
+  max_gain: 40
+"""
+
+
+def test_a_profile_is_checked_against_the_device_report(fake, tmp_path):
+    profiles = pytest.importorskip("orbitlink.drivers.profiles")
+    r = _radio()
+    try:
+        rep = device_report(r)
+        good = tmp_path / "orbitfake.yaml"
+        good.write_text(ORBITFAKE_PROFILE % {"max_rate": "61.44e6"})
+        profiles.load_profile(good).check_device(rep)
+        bad = tmp_path / "fast.yaml"
+        bad.write_text(ORBITFAKE_PROFILE.replace("name: orbitfake", "name: fast")
+                       % {"max_rate": "100.0e6"})
+        with pytest.raises(profiles.ProfileError, match=r"fast.yaml: sample_rates: .*100 M"):
+            profiles.load_profile(bad).check_device(rep)
     finally:
         r.close()
 
