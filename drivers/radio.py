@@ -200,15 +200,16 @@ class GapTracker:
     def __init__(self, samp_rate: float, start_index: int = 0):
         self.rate = float(samp_rate)
         self.index = int(start_index)
-        self._t0 = None  # time of sample index 0 (ns)
+        self._t0 = None  # (time in ns, sample index) of the first stamped read: integers, so
+        # that epoch-sized times (1.7e18 ns) lose no precision
 
     def update(self, time_ns: int | None, n: int) -> int:
         gap = 0
         if time_ns is not None:
             if self._t0 is None:
-                self._t0 = time_ns - self.index * 1e9 / self.rate
-            expect = self._t0 + self.index * 1e9 / self.rate
-            lost = (time_ns - expect) * self.rate / 1e9
+                self._t0 = (int(time_ns), self.index)
+            t0, i0 = self._t0
+            lost = (int(time_ns) - t0) * self.rate / 1e9 - (self.index - i0)
             if lost >= 0.5:
                 gap = int(round(lost))
         self.index += gap + int(n)
@@ -297,3 +298,13 @@ def open_radio(driver: str, args=None) -> "Radio":
         return drivers[driver](**kw)
     except TypeError as e:
         raise RadioError(f"driver {driver!r}: bad device arguments {kw} ({e})") from None
+
+
+def radio_for_profile(profile, args=None) -> "Radio":
+    """The radio a hardware profile names (not yet open): a recording for the ``file`` driver
+    (the ``loopback`` profile), else SoapySDR with the profile's driver key and device
+    arguments, ``args`` on top."""
+    extra = parse_device_args(args)
+    if profile.driver == "file":
+        return open_radio("replay", extra)
+    return open_radio("soapy", {**profile.soapy_args(), **extra})

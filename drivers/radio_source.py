@@ -124,6 +124,7 @@ class RadioSource(Source):
                 if r.n:
                     yield buf[:r.n].copy()
                     index += r.n
+                    self.counters["samples"] += r.n
                 return
             if r.n:
                 out = buf[:r.n].copy()

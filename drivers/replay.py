@@ -187,8 +187,9 @@ class ReplayRadio(Radio):
             raise RadioError(f"replay: unknown device argument(s) {', '.join(sorted(unknown))} "
                              "(known: file, format, samp_rate, rate, loop, gap, gap_every, "
                              "gap_at, overflow_every, overflow_at, tx_file)")
-        if file in (None, "") and recording is None:
-            raise RadioError("replay: no recording given (file=X.sigmf-meta)")
+        if file in (None, "") and recording is None and tx_file in (None, ""):
+            raise RadioError("replay: no recording given (file=X.sigmf-meta), and no tx_file= "
+                             "to transmit into")
         self.file = None if file in (None, "") else str(file)
         self._given_rec = recording
         self.fmt = format or None
@@ -233,6 +234,11 @@ class ReplayRadio(Radio):
 
     # lifecycle -------------------------------------------------------------------------
     def open(self) -> dict:
+        if self.rec is None and self.file is None and self._given_rec is None:
+            # transmit only: the sample rate comes with the configuration
+            self.samp_rate = self.given_rate
+            self._open = True
+            return {"driver": "replay", "label": self.tx_file, "samp_rate": self.samp_rate}
         if self.rec is None:
             if self._given_rec is not None:
                 self.rec = self._given_rec
@@ -257,6 +263,15 @@ class ReplayRadio(Radio):
                 "warnings": list(getattr(rec, "warnings", []))}
 
     def configure(self, cfg: RadioConfig) -> RadioConfig:
+        if self.rec is None and self.file is None and self._given_rec is None:
+            got = RadioConfig(**{**vars(cfg), "gains": dict(cfg.gains)})
+            if got.samp_rate is None:
+                got.samp_rate = self.samp_rate
+            if not got.samp_rate:
+                raise RadioError("replay: transmitting into a file needs the sample rate")
+            self.samp_rate = float(got.samp_rate)
+            self.config = got
+            return got
         if self.rec is None:
             self.open()
         if cfg.samp_rate is not None and not math.isclose(cfg.samp_rate, self.samp_rate,
@@ -271,7 +286,9 @@ class ReplayRadio(Radio):
         return got
 
     def start(self, rx: bool = True, tx: bool = False) -> None:
-        if self.rec is None:
+        if rx and self.rec is None and self.file is None and self._given_rec is None:
+            raise RadioError("replay: no recording to receive from (file=X.sigmf-meta)")
+        if self.rec is None and (self.file is not None or self._given_rec is not None):
             self.open()
         if tx and not self.can_transmit:
             raise RadioError("replay: cannot transmit without tx_file= (a SigMF recording to "

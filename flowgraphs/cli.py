@@ -272,9 +272,14 @@ def _run_frames_graph(graph, args, what: str, link_name: str) -> int:
         error, res = e, e.result
     finally:
         clear()
+    info = res.info
+    if info.out_type == "pdu":  # a transmitter's graph: what went where
+        sent = ", ".join(f"{n}: {c.get('samples', 0)} samples" for n, c in res.counters.items()
+                         if n != graph.source.name)
+        print(f"orbitlink {what}: {res.items} payloads -> {sent}, {link_name}", file=sys.stderr)
+        return _err(str(error)) if error is not None else 0
     frames = sum(s.counters.get("frames", 0) for s in graph.sinks("frames_sink"))
     ok = sum(s.counters.get("frames_ok", 0) for s in graph.sinks("frames_sink"))
-    info = res.info
     kind = "audio" if info.out_type == "f32" else "IQ"
     print(f"orbitlink {what}: {frames} frames ({ok} with a good CRC) from "
           f"{res.items / info.samp_rate:.3f} s of {kind} in {res.seconds:.2f} s, "
@@ -357,6 +362,8 @@ def cmd_run(args) -> int:
             if isinstance(b, dict) and b.get("type") == "frames_sink":
                 b["params"] = dict(b.get("params") or {}, format="json")
     g = parse_graph(doc, args.graph)
+    for s in g.sinks("radio_sink"):  # only the command line allows a transmission
+        s.transmit_allowed = bool(args.transmit)
     if g.source.type == "recording_source" and g.samp_rate:
         _check_rate(g)
     return _run_frames_graph(g, args, "run", f"graph {g.name or args.graph}")
@@ -491,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true",
                    help="a recording that does not match its metadata is an error")
     p.add_argument("--chunk", type=int, default=1 << 16, help="samples per chunk")
+    p.add_argument("--transmit", action="store_true",
+                   help="allow the graph's radio sinks to transmit (nothing transmits without "
+                        "it; the hardware profile's limits apply)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("blocks", help="list the registered blocks and their parameters")
@@ -593,6 +603,9 @@ def build_parser() -> argparse.ArgumentParser:
     from orbitlink.flowgraphs.cli_orbit import add_parsers
 
     add_parsers(sub)  # passes, doppler
+    from orbitlink.flowgraphs.cli_radio import add_parsers as add_radio_parsers
+
+    add_radio_parsers(sub)  # profiles, devices
     return ap
 
 

@@ -114,8 +114,51 @@ def cmd_profiles(args) -> int:
     return 0
 
 
+def _span_text(ranges, unit="Hz") -> str:
+    from orbitlink.drivers.profiles import fmt_span
+
+    return ", ".join(fmt_span(r[0], r[1], unit) for r in ranges or []) or "-"
+
+
+def cmd_devices(args) -> int:
+    """What SoapySDR finds: each device with its rates, tuning ranges, gains and antennas."""
+    from orbitlink.drivers.soapy import list_devices
+
+    found = list_devices(args.args or "", probe=not args.no_probe)
+    if args.json:
+        for d in found:
+            print(json.dumps(d, default=list))
+        return 0
+    if not found:
+        print(f"no SoapySDR device found{' for ' + args.args if args.args else ''} "
+              "(a module for the radio must be installed, e.g. soapysdr-module-rtlsdr)")
+        return 0
+    for i, d in enumerate(found):
+        a = ",".join(f"{k}={v}" for k, v in d["args"].items())
+        print(f"[{i}] {d.get('label') or d.get('driver')}  ({a})")
+        if "error" in d:
+            print(f"    cannot be opened: {d['error']}")
+            continue
+        rates = d.get("samp_rate_ranges") or []
+        if isinstance(rates, dict):
+            rates = rates.get("rx", [])
+        print(f"    sample rates   {_span_text(rates, 'S/s')}")
+        for direction in ("rx", "tx"):
+            fr = (d.get("freq_ranges") or {}).get(direction)
+            if not fr:
+                continue
+            gains = (d.get("gain_elements") or {}).get(direction, {})
+            g = ", ".join(f"{n} {lo:g}..{hi:g} dB" for n, (lo, hi, *_) in gains.items())
+            ant = ", ".join((d.get("antennas") or {}).get(direction, []))
+            print(f"    {direction} tuning      {_span_text(fr)}")
+            print(f"    {direction} gains       {g or '-'}")
+            print(f"    {direction} antennas    {ant or '-'}")
+        print(f"    hardware time  {'yes' if d.get('has_hardware_time') else 'no'}")
+    return 0
+
+
 def add_parsers(sub) -> None:
-    """Add ``profiles`` to the ``orbitlink`` subparsers."""
+    """Add ``profiles`` and ``devices`` to the ``orbitlink`` subparsers."""
     p = sub.add_parser("profiles", help="the hardware profiles (radios and their limits)",
                        description="List the hardware profiles, or show one (a packaged name "
                                    "or the path of a profile YAML file, which is validated).")
@@ -124,6 +167,15 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true",
                    help="JSON: one object per profile and line")
     p.set_defaults(func=cmd_profiles)
+
+    p = sub.add_parser("devices", help="the radios SoapySDR finds, with ranges, gains and "
+                       "antennas")
+    p.add_argument("args", nargs="?", default="", metavar="ARGS",
+                   help="device arguments to narrow the search, e.g. driver=rtlsdr")
+    p.add_argument("--no-probe", action="store_true",
+                   help="list what is found without opening each device")
+    p.add_argument("--json", action="store_true", help="one JSON object per device")
+    p.set_defaults(func=cmd_devices)
 
 
 def main(argv=None) -> int:

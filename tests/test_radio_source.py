@@ -118,3 +118,17 @@ def test_buffers_are_checked_before_the_driver_sees_them(bad):
         return
     with pytest.raises(TypeError):
         r.read(bad)
+
+
+def test_gap_tracker_keeps_precision_at_epoch_times():
+    """Hardware times of 2024 in ns (1.7e18) at 61.44 MS/s: no false gaps from float rounding,
+    and a real one-sample gap is seen."""
+    rate = 61.44e6
+    t0 = 1_700_000_000 * 10**9 + 123
+    g = GapTracker(rate)
+    n = 4096
+    gaps = [g.update(t0 + (k * n * 10**9) // 61_440_000 * 1 + 0, n) for k in range(2000)]
+    assert sum(gaps) == 0
+    k = 2000
+    t = t0 + ((k * n + 1) * 10**9) // 61_440_000 + 1  # one sample lost
+    assert g.update(t, n) == 1
