@@ -27,8 +27,11 @@ __all__ = ["RadioSource"]
 class RadioSourceParams:
     """Parameters of :class:`RadioSource`."""
 
-    driver: str = param("replay", "Radio driver: soapy, replay (a recording as a radio), "
-                        "zmq (GNU Radio-compatible IQ over ZeroMQ)")
+    profile: str = param("", "Hardware profile (a name of 'orbitlink profiles' or a file): "
+                         "its driver, its checks of the settings before the device is opened, "
+                         "and of the device once it is ('' : driver and device only)")
+    driver: str = param("replay", "Radio driver without a profile: soapy, replay (a recording "
+                        "as a radio), zmq (GNU Radio-compatible IQ over ZeroMQ)")
     device: str = param("", "Device arguments, key=value,... (e.g. driver=rtlsdr,serial=1 for "
                         "soapy; file=pass.sigmf-meta,rate=max for replay)")
     samp_rate: float = param(0.0, "Sample rate (0: the device's)", unit="Hz", lo=0.0)
@@ -78,11 +81,29 @@ class RadioSource(Source):
 
     def open(self) -> StreamInfo:
         p = self.params
+        cfg = self.config()
+        prof = None
+        if p.profile:
+            from orbitlink.drivers.profiles import load_profile
+
+            prof = load_profile(p.profile)
+            cfg = prof.config("rx", **{k: v for k, v in vars(cfg).items()
+                                       if v not in (None, {}, 0, 0.0) or k == "ppm"})
+            self.warnings = prof.check_rx(cfg)  # refused before the device is opened
         if self.radio is None:
-            self.radio = open_radio(p.driver, p.device)
+            if prof is not None:
+                from orbitlink.drivers.radio import radio_for_profile
+
+                self.radio = radio_for_profile(prof, p.device)
+            else:
+                self.radio = open_radio(p.driver, p.device)
         info = self.radio.open() or {}
         self._opened = True
-        got = self.radio.configure(self.config())
+        if prof is not None and getattr(self.radio, "driver_name", "") == "soapy":
+            from orbitlink.drivers.soapy import device_report
+
+            prof.check_device(device_report(self.radio))
+        got = self.radio.configure(cfg)
         rate = got.samp_rate or getattr(self.radio, "samp_rate", None)
         if not rate:
             raise RadioError(f"{p.driver}: the radio did not say its sample rate; give one")

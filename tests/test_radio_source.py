@@ -132,3 +132,45 @@ def test_gap_tracker_keeps_precision_at_epoch_times():
     k = 2000
     t = t0 + ((k * n + 1) * 10**9) // 61_440_000 + 1  # one sample lost
     assert g.update(t, n) == 1
+
+
+def test_a_profile_checks_the_settings_before_the_radio_is_opened(tmp_path, capsys,
+                                                                  monkeypatch):
+    """radio_source with a profile: the loopback profile replays a recording (rate=max) into
+    the link's receiver; the RTL-SDR profile refuses a rate it cannot do, before any device."""
+    import json
+
+    import yaml
+
+    from orbitlink.drivers.profiles import ConfigRefused
+    from orbitlink.flowgraphs.cli import main
+
+    src = tmp_path / "p.txt"
+    src.write_text("".join(f"{i:02x}" * 64 + "\n" for i in range(4)))
+    assert main(["encode", "--link", "qpsk", "--in", str(src), "--out",
+                 str(tmp_path / "r.sigmf-meta")]) == 0
+    assert main(["decode", str(tmp_path / "r.sigmf-meta"), "--json"]) == 0
+    want = capsys.readouterr().out
+    g = tmp_path / "g.yaml"
+    assert main(["expand", "--link", "qpsk", "-o", str(g)]) == 0
+    doc = yaml.safe_load(g.read_text())
+    doc["blocks"]["source"] = {"type": "radio_source", "params": {
+        "profile": "loopback", "device": f"file={tmp_path / 'r.sigmf-meta'},rate=max"}}
+    g.write_text(yaml.safe_dump(doc, sort_keys=False))
+    capsys.readouterr()
+    assert main(["run", str(g), "--json"]) == 0
+    got = capsys.readouterr().out
+    assert [json.loads(x)["hex"] for x in got.splitlines()] == \
+        [json.loads(x)["hex"] for x in want.splitlines()]
+    assert [json.loads(x)["sample_index"] for x in got.splitlines()] == \
+        [json.loads(x)["sample_index"] for x in want.splitlines()]
+
+    import orbitlink.drivers.radio as radio
+
+    def opened(*a, **k):
+        raise AssertionError("a device was opened before the checks refused")
+
+    monkeypatch.setattr(radio, "radio_for_profile", opened)
+    s = RadioSource(profile="rtlsdr", samp_rate=10e6, freq=437e6)
+    with pytest.raises(ConfigRefused, match="rtlsdr"):
+        s.open()
