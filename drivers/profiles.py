@@ -104,8 +104,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-import yaml
-
 from orbitlink.drivers.radio import RadioConfig, RadioError
 
 __all__ = ["Profile", "Direction", "Range", "SampleRates", "Buffers", "ProfileError",
@@ -649,47 +647,10 @@ def _check_device(p: Profile, rep: dict) -> None:
 # loading
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe loader that reads 1e6 and 61.44e6 as numbers and refuses duplicate keys."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            try:
-                hash(key)
-            except TypeError:
-                continue  # PyYAML reports unhashable keys itself
-            if key in seen:
-                raise _Duplicate(f"line {key_node.start_mark.line + 1}: duplicate key {key!r} "
-                                 f"(first on line {seen[key] + 1})")
-            seen[key] = key_node.start_mark.line
-        return super().construct_mapping(node, deep=deep)
-
-
-class _Duplicate(Exception):
-    pass
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-    |[-+]?\.(?:inf|Inf|INF)
-    |\.(?:nan|NaN|NAN))$""", re.X),
-    list("-+0123456789."))
-
-
 def _parse_yaml(text: str, where: str):
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except _Duplicate as e:
-        raise ProfileError(f"{where}: {e}") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = f" line {mark.line + 1}:" if mark else ""
-        raise ProfileError(f"{where}:{line} not valid YAML") from None
+    from orbitlink.yamlio import loads
+
+    return loads(text, where, ProfileError)
 
 
 def profile_names() -> list[str]:

@@ -339,7 +339,7 @@ def cmd_validate(args) -> int:
 def cmd_run(args) -> int:
     from orbitlink import OrbitlinkError
     from orbitlink.flowgraphs.graph import parse_graph, set_param
-    from orbitlink.flowgraphs.yamlio import loads, read_text
+    from orbitlink.yamlio import loads, read_text
 
     doc = loads(read_text(args.graph), args.graph)
     if not (isinstance(doc, dict) and doc.get("kind") == "graph"):
@@ -631,6 +631,21 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("orbitlink: interrupted", file=sys.stderr)
         return 130
+
+
+def standalone_main(add_parsers, description: str, argv=None) -> int:
+    """Run the subcommands that ``add_parsers`` adds, on their own (``cli_orbit.main``,
+    ``cli_radio.main``): errors a user can cause exit 2 with one sentence; anything else is a
+    bug and shows its traceback."""
+    ap = argparse.ArgumentParser(prog="orbitlink", description=description)
+    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
+    sub.required = True
+    add_parsers(sub)
+    args = ap.parse_args(argv)
+    try:
+        return args.func(args)
+    except OrbitlinkError as e:
+        return _err(str(e))
 
 
 def _quiet_stdout():

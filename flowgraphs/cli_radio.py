@@ -180,18 +180,9 @@ def add_parsers(sub) -> None:
 
 def main(argv=None) -> int:
     """``profiles`` on its own: errors a user can cause exit 2 with one sentence."""
-    from orbitlink import OrbitlinkError
-    from orbitlink.flowgraphs.cli import _err
+    from orbitlink.flowgraphs.cli import standalone_main
 
-    ap = argparse.ArgumentParser(prog="orbitlink", description="Hardware profiles.")
-    sub = ap.add_subparsers(dest="cmd", metavar="COMMAND")
-    sub.required = True
-    add_parsers(sub)
-    args = ap.parse_args(argv)
-    try:
-        return args.func(args)
-    except OrbitlinkError as e:  # anything else is a bug, and shows its traceback
-        return _err(str(e))
+    return standalone_main(add_parsers, "Hardware profiles.", argv)
 
 
 if __name__ == "__main__":

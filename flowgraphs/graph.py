@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from orbitlink import OrbitlinkError
-from orbitlink.flowgraphs import yamlio
+from orbitlink import yamlio
 from orbitlink.flowgraphs.registry import all_blocks, all_endpoints
 from orbitlink.modem.block import Block, ParamError, coerce_params
 

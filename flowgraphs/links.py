@@ -39,7 +39,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from orbitlink import OrbitlinkError
-from orbitlink.flowgraphs import yamlio
+from orbitlink import yamlio
 from orbitlink.flowgraphs.registry import all_framings, all_modulations
 from orbitlink.framing.registry import Framing, LinkContext, get_framing
 from orbitlink.modem.block import ParamError, Pdu, coerce_params

@@ -283,8 +283,9 @@ def no_hardware(monkeypatch):
 
 
 def test_profiles_module_imports_no_driver():
-    """The checks are pure: drivers/profiles.py imports the standard library, PyYAML and the
-    driver interface (RadioConfig, RadioError), nothing that talks to a device."""
+    """The checks are pure: drivers/profiles.py imports the standard library, the project's
+    YAML reader and the driver interface (RadioConfig, RadioError), nothing that talks to a
+    device."""
     tree = ast.parse((REPO / "drivers" / "profiles.py").read_text())
     names = set()
     for node in ast.walk(tree):
@@ -293,7 +294,7 @@ def test_profiles_module_imports_no_driver():
         elif isinstance(node, ast.ImportFrom):
             names.add(("." * node.level) + (node.module or ""))
     assert names <= {"__future__", "math", "os", "re", "dataclasses", "importlib", "pathlib",
-                     "types", "typing", "yaml", "orbitlink.drivers.radio"}, names
+                     "types", "typing", "orbitlink.yamlio", "orbitlink.drivers.radio"}, names
 
 
 GOOD_TX = RadioConfig(center_freq=437.5e6, gain=30.0, samp_rate=2e6)

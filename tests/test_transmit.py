@@ -45,6 +45,18 @@ def _refused(capsys, argv, *words):
     return err
 
 
+def _soapy():
+    """The SoapySDR test module, loaded (fails where it must run: ORBITLINK_REQUIRE_SOAPY)."""
+    from orbitlink.tests import soapy_fake
+
+    why = soapy_fake.binding_problem() or soapy_fake.build_problem()
+    if why is not None:
+        if os.environ.get("ORBITLINK_REQUIRE_SOAPY"):
+            pytest.fail(why)
+        pytest.skip(why)
+    soapy_fake.load()
+
+
 @pytest.fixture
 def no_device(monkeypatch):
     """Opening any radio fails the test: the refusals must come first."""
@@ -100,14 +112,7 @@ def test_the_loopback_profile_transmits_into_a_file(tmp_path, capsys):
 def test_a_burst_through_soapysdr_at_its_time(tmp_path, capsys):
     """A profile for the test module (driver orbitfake); the graph's radio sink sends the
     burst at the requested time; the module captures the samples encode writes, byte for byte."""
-    from orbitlink.tests import soapy_fake
-
-    why = soapy_fake.binding_problem() or soapy_fake.build_problem()
-    if why is not None:
-        if os.environ.get("ORBITLINK_REQUIRE_SOAPY"):
-            pytest.fail(why)
-        pytest.skip(why)
-    soapy_fake.load()
+    _soapy()
     prof = yaml.safe_load(open(PROFILES / "hackrf.yaml"))
     prof.update(name="orbitfake", driver="orbitfake", timestamps="hardware",
                 overflow_reporting="readStream", transmit="full_duplex")
@@ -134,14 +139,7 @@ def test_a_burst_through_soapysdr_at_its_time(tmp_path, capsys):
 
 @pytest.mark.soapy
 def test_orbitlink_devices_lists_what_soapysdr_finds(capsys):
-    from orbitlink.tests import soapy_fake
-
-    why = soapy_fake.binding_problem() or soapy_fake.build_problem()
-    if why is not None:
-        if os.environ.get("ORBITLINK_REQUIRE_SOAPY"):
-            pytest.fail(why)
-        pytest.skip(why)
-    soapy_fake.load()
+    _soapy()
     assert main(["devices", f"driver=orbitfake,serial=dev{os.getpid()}", "--json"]) == 0
     (d,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     assert d["driver"] == "orbitfake" and "error" not in d

@@ -1,5 +1,6 @@
-"""Reading the project's YAML files (links, graphs): safe loading, YAML 1.2 floats (``1e6``),
-and a duplicate key as an error naming the key and its line, never a silent last-one-wins."""
+"""Reading the project's YAML files (links, graphs, hardware profiles): safe loading, YAML 1.2
+floats (``1e6``), and a duplicate key as an error naming the key and its line, never a silent
+last-one-wins. In the root package so that every layer reads YAML the same way."""
 
 from __future__ import annotations
 
@@ -43,16 +44,18 @@ _Loader.add_implicit_resolver(
     list("-+0123456789."))
 
 
-def loads(text: str, where: str = "<text>"):
-    """Parse YAML text; errors name ``where`` (the file) and the line."""
+def loads(text: str, where: str = "<text>", error=None):
+    """Parse YAML text; errors (``error``, default :class:`YamlError`) name ``where`` (the
+    file) and the line."""
+    error = error or YamlError
     try:
         return yaml.load(text, Loader=_Loader)
     except YamlError as e:
-        raise YamlError(f"{where}: {e}") from None
+        raise error(f"{where}: {e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark else ""
-        raise YamlError(f"{where}:{line} is not valid YAML") from None
+        raise error(f"{where}:{line} is not valid YAML") from None
 
 
 def value(text: str):
