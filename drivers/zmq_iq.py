@@ -32,11 +32,13 @@ is a gap (``ReadResult.gap``, ``counters.dropped_samples``, ``counters.gaps``); 
 Tags are kept, re-based to the reader's sample index (:meth:`ZmqIqSource.pop_tags`), and an
 ``rx_time`` tag with ``rx_rate`` (or the configured rate) stamps reads with ``time_ns``. When
 the local queue is full (the reader falls behind) the oldest messages are dropped and counted
-like an upstream gap. Without tag headers an upstream loss cannot be seen
+like an upstream gap (``policy="drop"``, a radio's policy), or the receiving thread waits
+(``policy="block"``: back-pressure, for a publisher that blocks at its high-water mark). Without tag headers an upstream loss cannot be seen
 (``drop_detection == "none"``; GNU Radio's PUB drops silently at its high-water mark).
 
 Device arguments: ``address``, ``key``, ``pass_tags`` (0/1), ``samp_rate``,
-``queue_samples``, ``hwm``.
+``queue_samples``, ``hwm``, ``policy`` (``drop``: a full queue drops its oldest messages,
+counted; ``block``: back-pressure to the publisher).
 
 The sink
 --------
@@ -262,6 +264,12 @@ class ZmqIqSource(Radio):
         default 2 s at ``samp_rate``, else 2^23.
     hwm : int, optional
         ZeroMQ receive high-water mark in messages (None: libzmq's 1000).
+    policy : str
+        When the queue is full: ``"drop"`` the oldest messages and count them (a radio's
+        policy, the default), or ``"block"`` the receiving thread until the reader takes
+        samples, so that ZeroMQ's queues fill and a publisher that blocks at its high-water
+        mark (GNU Radio's ``drop_on_hwm=False``, :class:`ZmqIqSink` ``policy="block"``) waits:
+        nothing is lost, end to end.
     max_message_bytes : int
         Larger messages make libzmq drop the connection (bounded memory); default 64 MiB.
     """
@@ -269,12 +277,16 @@ class ZmqIqSource(Radio):
     reports_overflow = False
 
     def __init__(self, address=DEFAULT_ADDRESS, key="", pass_tags=False, samp_rate=None,
-                 queue_samples=None, hwm=None, max_message_bytes=64 << 20, context=None,
-                 **unknown):
+                 queue_samples=None, hwm=None, policy="drop", max_message_bytes=64 << 20,
+                 context=None, **unknown):
         super().__init__()
         if unknown:
             raise RadioError(f"zmq: unknown device argument(s) {', '.join(sorted(unknown))} "
-                             "(known: address, key, pass_tags, samp_rate, queue_samples, hwm)")
+                             "(known: address, key, pass_tags, samp_rate, queue_samples, hwm, "
+                             "policy)")
+        if policy not in ("drop", "block"):
+            raise RadioError(f"zmq: policy={policy!r} is not drop or block")
+        self.policy = policy
         self.address = check_address(address, bind=False)
         self.key = key.encode() if isinstance(key, str) else bytes(key or b"")
         self.pass_tags = _flag(pass_tags)
@@ -286,6 +298,7 @@ class ZmqIqSource(Radio):
         self.hwm = None if hwm in (None, "") else int(hwm)
         self.max_message_bytes = int(max_message_bytes)
         self._ctx = context
+        self._own_ctx = False
         self._sock = None
         self._thread = None
         self._stop = threading.Event()
@@ -311,8 +324,9 @@ class ZmqIqSource(Radio):
     # lifecycle -------------------------------------------------------------------------
     def open(self) -> dict:
         if self._sock is None:
-            ctx = self._ctx or zmq.Context.instance()
-            s = ctx.socket(zmq.SUB)
+            if self._ctx is None:  # a context of its own, ended by close()
+                self._ctx, self._own_ctx = zmq.Context(1), True
+            s = self._ctx.socket(zmq.SUB)
             s.setsockopt(zmq.LINGER, 0)
             s.setsockopt(zmq.RCVTIMEO, 100)
             s.setsockopt(zmq.MAXMSGSIZE, self.max_message_bytes)
@@ -364,6 +378,9 @@ class ZmqIqSource(Radio):
         if self._sock is not None:
             self._sock.close(0)
             self._sock = None
+        if self._own_ctx:
+            self._ctx.term()
+            self._ctx, self._own_ctx = None, False
         self._open = False
 
     # receiver thread -------------------------------------------------------------------
@@ -445,6 +462,9 @@ class ZmqIqSource(Radio):
         n = len(msg.x)
         cap = self._cap()
         with self._cond:
+            if self.policy == "block":  # wait for the reader: ZeroMQ's queues fill, then the
+                while self._queue and self._queued + n > cap and not self._stop.is_set():
+                    self._cond.wait(0.1)  # publisher's (XPUB_NODROP) send blocks
             while self._queue and self._queued + n > cap:  # drop the oldest; counted on read
                 old = self._queue.popleft()
                 self._queued -= len(old.x)
@@ -500,6 +520,8 @@ class ZmqIqSource(Radio):
                     self._expect += k
                 if self._pos >= len(cur.x):
                     self._cur = None
+            if self.policy == "block":
+                self._cond.notify_all()
             if start is None:
                 start = self._expect if self._expect is not None else 0
             if filled == 0 and gap == 0:
@@ -603,13 +625,15 @@ class ZmqIqSink:
         self.offset = int(start_offset)  # absolute index of the next item
         self.counters = IqSinkCounters()
         self._ctx = context
+        self._own_ctx = False
         self._sock = None
 
     def open(self) -> str:
         """Bind; returns the endpoint (the port chosen for ``:*``)."""
         if self._sock is None:
-            ctx = self._ctx or zmq.Context.instance()
-            s = ctx.socket(zmq.XPUB)
+            if self._ctx is None:  # a context of its own: close() waits for the queue
+                self._ctx, self._own_ctx = zmq.Context(1), True
+            s = self._ctx.socket(zmq.XPUB)
             s.setsockopt(zmq.LINGER, self.linger_ms)
             s.setsockopt(zmq.SNDHWM, self.hwm)
             s.setsockopt(zmq.XPUB_NODROP, 1)
@@ -732,6 +756,11 @@ class ZmqIqSink:
             self._drain()
 
     def close(self) -> None:
+        """Close the socket; with the sink's own context, wait up to ``linger_ms`` for the
+        messages still queued to go out (a process that exits right after would lose them)."""
         if self._sock is not None:
             self._sock.close(self.linger_ms)
             self._sock = None
+        if self._own_ctx:
+            self._ctx.term()
+            self._ctx, self._own_ctx = None, False

@@ -623,3 +623,77 @@ def test_addresses():
         ZmqIqSink("tcp://0.0.0.0:5556")
     with pytest.raises(RadioError, match="policy"):
         ZmqIqSink(policy="maybe")
+
+
+def test_source_block_policy_holds_the_publisher_back(ctx, tmp_path):
+    """A reader slower than the publisher, a small queue: with policy="block" on both ends
+    nothing is lost (back-pressure through ZeroMQ's queues to the sink's XPUB_NODROP)."""
+    x = ramp(400 * 1024)
+    with ZmqIqSink(f"ipc://{tmp_path}/s", policy="block", hwm=2, max_items=1024,
+                   context=ctx) as snk:
+        src = ZmqIqSource(snk.address, queue_samples=4096, policy="block", hwm=2, context=ctx)
+        src.start()
+        try:
+            assert snk.wait_for_subscriber(WAIT)
+            th = threading.Thread(target=snk.write, args=(x,), kwargs={"timeout_s": 30},
+                                  daemon=True)
+            th.start()
+            buf = np.empty(700, np.complex64)
+            parts, got = [], 0
+            deadline = time.monotonic() + 30
+            while got < len(x) and time.monotonic() < deadline:
+                r = src.read(buf, 0.1)
+                parts.append(buf[:r.n].copy())
+                got += r.n
+                if len(parts) % 50 == 0:
+                    time.sleep(0.002)  # slower than the publisher
+            th.join(10)
+            assert np.array_equal(np.concatenate(parts), x)
+            assert src.counters.gaps == 0 and src.queue_dropped_messages == 0
+            assert snk.counters.dropped_messages == 0 and snk.counters.messages == 400
+        finally:
+            src.close()
+    with pytest.raises(RadioError, match="policy"):
+        ZmqIqSource(policy="sometimes")
+
+
+def test_sink_flushes_before_its_process_exits():
+    """A sender process that writes and exits at once: close() waits (up to linger_ms) for the
+    queued messages, so the subscriber gets them all (with a shared context the end of the
+    stream was lost about every other run)."""
+    import subprocess
+    import sys
+
+    n = 48 << 19  # 3072 messages of 8192 samples
+    script = (
+        "import sys, numpy as np\n"
+        "from orbitlink.drivers.zmq_iq import ZmqIqSink\n"
+        "x = (np.arange(1 << 19) % 1000).astype(np.complex64)\n"
+        "with ZmqIqSink('tcp://127.0.0.1:*', policy='block') as snk:\n"
+        "    print(snk.address, flush=True)\n"
+        "    assert snk.wait_for_subscriber(10)\n"
+        f"    for _ in range({n} // len(x)):\n"
+        "        snk.write(x)\n")
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        addr = p.stdout.readline().strip()
+        src = ZmqIqSource(addr, policy="block", queue_samples=1 << 20)
+        src.start()
+        buf = np.empty(1 << 16, np.complex64)
+        got, last = 0, None
+        stall = time.monotonic() + 20
+        try:
+            while got < n and time.monotonic() < stall:
+                r = src.read(buf, 0.1)
+                if r.n:
+                    assert r.sample_index == got
+                    got += r.n
+                    last = buf[r.n - 1]
+                    stall = time.monotonic() + 5
+        finally:
+            src.close()
+        assert got == n and last == ((1 << 19) - 1) % 1000
+        assert p.wait(30) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
