@@ -23,7 +23,7 @@ value may be a string):
 ``overflow_every`` / ``overflow_at``  the same, reported the way SoapySDR's ``OVERFLOW``
                   return is: a read that returns ``n=0, event="overflow"``, then the next
                   read carries ``gap`` and the jump in ``sample_index``
-``tx_file``       transmit into this SigMF recording (cf32_le), see below
+``tx_file``       transmit into this SigMF recording (cf32_le), see below (``txfile`` too)
 ================  ==========================================================================
 
 Receive
@@ -183,6 +183,8 @@ class ReplayRadio(Radio):
                  overflow_every=0, overflow_at="", tx_file=None, format=None, samp_rate=None,
                  recording=None, **unknown):
         super().__init__()
+        if "txfile" in unknown and tx_file in (None, ""):  # orbitfake's spelling
+            tx_file = unknown.pop("txfile")
         if unknown:
             raise RadioError(f"replay: unknown device argument(s) {', '.join(sorted(unknown))} "
                              "(known: file, format, samp_rate, rate, loop, gap, gap_every, "

@@ -323,6 +323,8 @@ def test_device_args_parsed(rec):
     r = open_radio("replay", f"file={rec},rate=2x,loop=0,overflow_at=9")
     assert (r.speed, r.loop, r.gap, r.overflow_at) == (2.0, False, DEFAULT_GAP, [9])
     assert not r.can_transmit and r.reports_overflow
+    r = open_radio("replay", f"file={rec},rate=realtime,txfile=t")  # orbitfake's spellings
+    assert r.speed == 1.0 and r.tx_file == "t"
 
 
 def test_raw_file_and_stream(tmp_path):
