@@ -257,6 +257,16 @@ class KissServer:
     def n_clients(self) -> int:
         return len(self._clients)
 
+    def flush(self, timeout: float = 1.0) -> bool:
+        """Wait (at most ``timeout`` s) until every broadcast frame has left for the clients'
+        sockets; True when it has (frames dropped for a slow reader do not wait)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and self._thread is not None:
+            if self._bcast.empty() and not any(c.out for c in list(self._clients.values())):
+                return True
+            time.sleep(0.01)
+        return self._bcast.empty() and not any(c.out for c in list(self._clients.values()))
+
     def counters(self) -> dict:
         """A copy of :attr:`stats` with ``clients`` (connected now) and ``tx_queued``.
 

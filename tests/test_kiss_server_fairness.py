@@ -205,3 +205,68 @@ def test_slow_reader_drops_are_counted_and_do_not_block_others():
         assert c["out_frames"] + c["out_dropped"] == 2 * sent == 2 * c["rx_frames"]
         slow.close()
         fast.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# orbitlink kiss-server
+
+
+def _readline(stream, timeout):
+    """One line of a subprocess pipe, waiting at most ``timeout`` seconds."""
+    out = []
+    t = threading.Thread(target=lambda: out.append(stream.readline()), daemon=True)
+    t.start()
+    t.join(timeout)
+    return out[0] if out else b""
+
+
+def test_kiss_server_command_serves_a_recording_and_captures_submissions(tmp_path):
+    from orbitlink.flowgraphs import cli
+
+    frames = [_ui(f"N0CALL-{i}", b"orbitlink kiss %d" % i) for i in range(3)]
+    kiss.write_kiss_file(tmp_path / "p.kiss", frames)
+    rec = tmp_path / "rec.wav"
+    assert cli.main(["encode", "--link", "ax25-afsk1200", "--in", str(tmp_path / "p.kiss"),
+                     "--out", str(rec)]) == 0
+    tx = tmp_path / "tx.kiss"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orbitlink.flowgraphs.cli_kiss", "kiss-server", "--link",
+         "ax25-afsk1200", "--in", str(rec), "--port", "0", "--tx-out", str(tx),
+         "--wait-clients", "1"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        line = _readline(proc.stderr, 30).decode()
+        assert "listening on 127.0.0.1:" in line, line
+        port = int(line.split("127.0.0.1:")[1].split(";")[0])
+        s = socket.create_connection(("127.0.0.1", port), timeout=3)
+        got = _recv_frames(s, 3, 20)
+        assert [k.data for k in got] == frames
+        sub = _ui("N0CALL-9", b"to send")
+        s.sendall(b"\xc0\x00\xdb\x00\xc0" + kiss.encode(sub))  # a bad escape, then a frame
+        assert _wait(lambda: tx.exists() and kiss.read_kiss_file(tx) == [sub], 5)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=10)[1].decode()
+        assert time.monotonic() - t0 < 1.5
+        s.close()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+    assert proc.returncode == 0, err
+    import json
+
+    counters = json.loads(err.strip().splitlines()[-1].split("kiss-server: ", 1)[1])
+    assert counters["decoded"] == 3 and counters["out_frames"] == 3
+    assert counters["tx_frames"] == 1 and counters["tx_written"] == 1
+    assert counters["connections"] == 1 and counters["malformed"] == 1
+
+
+def test_kiss_server_command_errors(tmp_path, capsys):
+    from orbitlink.flowgraphs.cli_kiss import main
+
+    assert main(["kiss-server", "--link", "ax25-afsk1200", "--in", str(tmp_path / "none.wav"),
+                 "--port", "0", "--exit-after", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "none.wav" in err and "Traceback" not in err
+    assert main(["kiss-server", "--port", "70000"]) == 2
+    assert main(["kiss-server", "--port", "0", "--tx-out", str(tmp_path / "no" / "x.kiss")]) == 2
