@@ -270,3 +270,48 @@ def test_kiss_server_command_errors(tmp_path, capsys):
     assert "none.wav" in err and "Traceback" not in err
     assert main(["kiss-server", "--port", "70000"]) == 2
     assert main(["kiss-server", "--port", "0", "--tx-out", str(tmp_path / "no" / "x.kiss")]) == 2
+
+
+@pytest.mark.interop
+def test_kiss_server_command_with_direwolf_kissutil(tmp_path):
+    """direwolf's kissutil receives the frames `orbitlink kiss-server` decodes and submits one
+    that lands in --tx-out."""
+    import shutil
+
+    from orbitlink.flowgraphs import cli
+
+    exe = shutil.which("kissutil")
+    if exe is None:
+        pytest.skip("direwolf kissutil is not installed")
+    frames = [_ui("N0CALL-1", b"Hello from orbitlink")]
+    kiss.write_kiss_file(tmp_path / "p.kiss", frames)
+    rec = tmp_path / "rec.wav"
+    assert cli.main(["encode", "--link", "ax25-afsk1200", "--in", str(tmp_path / "p.kiss"),
+                     "--out", str(rec)]) == 0
+    tx, xmit = tmp_path / "tx.kiss", tmp_path / "xmit"
+    xmit.mkdir()
+    srv = subprocess.Popen(
+        [sys.executable, "-m", "orbitlink.flowgraphs.cli_kiss", "kiss-server", "--link",
+         "ax25-afsk1200", "--in", str(rec), "--port", "0", "--tx-out", str(tx),
+         "--wait-clients", "1"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    ku = None
+    try:
+        line = _readline(srv.stderr, 30).decode()
+        port = line.split("127.0.0.1:")[1].split(";")[0]
+        ku = subprocess.Popen([exe, "-h", "127.0.0.1", "-p", port, "-f", str(xmit)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              stdin=subprocess.DEVNULL)
+        time.sleep(1.0)  # kissutil connects and gets the recording's frame
+        (xmit / "a.txt").write_text("N0CALL-2>CQ,WIDE1-1:Hello orbitlink\n")
+        ok = _wait(lambda: tx.exists() and len(kiss.read_kiss_file(tx)) == 1, 10)
+        time.sleep(0.5)
+    finally:
+        if ku is not None:
+            ku.terminate()
+            out = ku.communicate(timeout=10)[0].decode(errors="replace")
+        srv.send_signal(signal.SIGINT)
+        err = srv.communicate(timeout=10)[1].decode(errors="replace")
+    assert ok, (out, err)
+    assert "N0CALL-1>CQ:Hello from orbitlink" in out, out
+    assert ax25.parse(kiss.read_kiss_file(tx)[0]).tnc2() == "N0CALL-2>CQ,WIDE1-1:Hello orbitlink"
+    assert srv.returncode == 0
