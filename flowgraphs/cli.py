@@ -606,6 +606,9 @@ def build_parser() -> argparse.ArgumentParser:
     from orbitlink.flowgraphs.cli_radio import add_parsers as add_radio_parsers
 
     add_radio_parsers(sub)  # profiles, devices
+    from orbitlink.flowgraphs.cli_kiss import add_parsers as add_kiss_parsers
+
+    add_kiss_parsers(sub)  # kiss-server
     return ap
 
 
