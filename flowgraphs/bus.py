@@ -209,11 +209,15 @@ def _decode_header(h: bytes, kinds) -> tuple:
     return kind, flags, seq, sample_index, t
 
 
+def _no_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
 def _decode_meta(m: bytes) -> dict:
     if len(m) > MAX_META:
         raise BusError(f"bus meta of {len(m)} bytes is over the cap of {MAX_META}")
     try:
-        meta = json.loads(m.decode("utf-8")) if m else None
+        meta = json.loads(m.decode("utf-8"), parse_constant=_no_constant) if m else None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise BusError("bus meta is not UTF-8 JSON") from None
     if not isinstance(meta, dict):
