@@ -237,7 +237,7 @@ def _decode_doppler_front(args, rec, link, medium) -> list:
                                 time_offset_s=args.time_offset)
 
 
-def _run_frames_graph(graph, args, what: str, link_name: str) -> int:
+def _run_frames_graph(graph, args, what: str, link_name: str, live: bool = False) -> int:
     """Run a receive graph whose frames go to the frames sinks on stdout: progress on a
     terminal, a summary line on stderr, and a source error reported after the frames decoded
     before it."""
@@ -265,7 +265,13 @@ def _run_frames_graph(graph, args, what: str, link_name: str) -> int:
         s.before_line = clear
     error = None
     try:
-        res = run_graph(graph, args.chunk, on_chunk=update, on_open=opened)
+        if live:
+            from orbitlink.flowgraphs.live import run_live
+
+            res = run_live(graph, args.chunk, queue_s=getattr(args, "queue", 2.0),
+                           on_open=opened, on_chunk=update)
+        else:
+            res = run_graph(graph, args.chunk, on_chunk=update, on_open=opened)
     except OrbitlinkError as e:
         if getattr(e, "result", None) is None:
             raise
@@ -284,6 +290,13 @@ def _run_frames_graph(graph, args, what: str, link_name: str) -> int:
     print(f"orbitlink {what}: {frames} frames ({ok} with a good CRC) from "
           f"{res.items / info.samp_rate:.3f} s of {kind} in {res.seconds:.2f} s, "
           f"{link_name}", file=sys.stderr)
+    if live:
+        lv = res.counters["live"]
+        src = res.counters.get(graph.source.name, {})
+        print(f"orbitlink {what}: live, queue {lv['queue_capacity_samples']} samples (max "
+              f"{lv['queue_max_samples']}), {lv['dropped_samples']} samples dropped from the "
+              f"queue in {lv['dropped_chunks']} chunks; source {json.dumps(src)}; "
+              f"stopped by {lv['stopped_by']}", file=sys.stderr)
     if error is not None:
         return _err(str(error))
     return 0
@@ -366,7 +379,10 @@ def cmd_run(args) -> int:
         s.transmit_allowed = bool(args.transmit)
     if g.source.type == "recording_source" and g.samp_rate:
         _check_rate(g)
-    return _run_frames_graph(g, args, "run", f"graph {g.name or args.graph}")
+    from orbitlink.flowgraphs.live import is_live_source
+
+    live = args.mode == "live" or (args.mode is None and is_live_source(g.source.obj))
+    return _run_frames_graph(g, args, "run", f"graph {g.name or args.graph}", live=live)
 
 
 def _check_rate(g):
@@ -501,6 +517,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--transmit", action="store_true",
                    help="allow the graph's radio sinks to transmit (nothing transmits without "
                         "it; the hardware profile's limits apply)")
+    p.add_argument("--mode", choices=("file", "live"), default=None,
+                   help="file: deterministic, one thread; live: the source in a thread of its "
+                        "own with a queue bounded in seconds (default: live for a radio "
+                        "source, file otherwise)")
+    p.add_argument("--queue", type=float, default=2.0, metavar="S",
+                   help="live mode: seconds of signal the queue holds (default 2)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("blocks", help="list the registered blocks and their parameters")

@@ -73,9 +73,17 @@ class FrameMeta(Block):
     #: None for recordings
     gap_log = None
 
+    #: processed position -> the source's sample index, when a live run dropped samples
+    #: between the source and the blocks (attached by the live runner); None otherwise
+    index_map = None
+
     def attach_gap_log(self, log) -> None:
         """Flag frames whose samples span a gap of ``log`` (``gaps``, ``gap_samples``)."""
         self.gap_log = log
+
+    def attach_index_map(self, index_map) -> None:
+        """Report sample indices in the source's numbering (``index_map(position)``)."""
+        self.index_map = index_map
 
     def _process(self, pdus):
         out = [self.finish(p) for p in pdus]
@@ -106,6 +114,8 @@ class FrameMeta(Block):
             if "bit_index" in m and "sample_index" not in m:
                 m["sample_index"] = int(round(m["bit_index"] / p.bits_per_symbol * p.samp_rate
                                               / p.symbol_rate))
+        if self.index_map is not None and "sample_index" in m:
+            m["sample_index"] = int(round(self.index_map(m["sample_index"])))
         if "sample_index" in m and "time_s" not in m:
             m["time_s"] = round(m["sample_index"] / p.samp_rate, 9)
         m.setdefault("crc_ok", bool(m.get("fcs_ok", m.get("rs_ok", True))))
