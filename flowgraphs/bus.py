@@ -809,6 +809,30 @@ class GrPduBridge:
         self.endpoint = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
         self.sent = 0
         self.dropped = 0
+        self.subscriptions = 0
+
+    def _drain(self):
+        """Read the subscription messages an XPUB receives."""
+        while self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            try:
+                m = self._sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            if m[:1] == b"\x01":
+                self.subscriptions += 1
+
+    def wait_subscribers(self, n: int = 1, timeout: float = 5.0) -> bool:
+        """XPUB only (``nodrop``): wait until ``n`` subscriptions have arrived (bounded)."""
+        if not self.nodrop:
+            raise BusError("wait_subscribers needs nodrop=True (XPUB)")
+        end = _time.monotonic() + timeout
+        while self.subscriptions < n:
+            left = end - _time.monotonic()
+            if left <= 0:
+                return False
+            if self._sock.poll(int(min(left, 0.05) * 1000) + 1, zmq.POLLIN):
+                self._drain()
+        return True
 
     def publish_frame(self, pdu_meta: dict | None, payload: bytes) -> bool:
         """Send one frame; returns whether it was handed to libzmq."""
@@ -824,8 +848,7 @@ class GrPduBridge:
                 self.sent += 1
                 return True
             except zmq.Again:
-                while self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                    self._sock.recv(zmq.NOBLOCK)
+                self._drain()
                 if _time.monotonic() >= end:
                     self.dropped += 1
                     return False

@@ -54,7 +54,8 @@ def all_endpoints() -> tuple[dict, dict]:
     """(sources, sinks): name -> class, after importing the modules that define them."""
     from orbitlink.drivers.interfaces import SINKS, SOURCES
 
-    for name in ("orbitlink.drivers", "orbitlink.flowgraphs.sinks"):
+    for name in ("orbitlink.drivers", "orbitlink.flowgraphs.sinks",
+                 "orbitlink.flowgraphs.station_sinks"):
         mod = importlib.import_module(name)
         if hasattr(mod, "__path__"):
             for m in pkgutil.walk_packages(mod.__path__, mod.__name__ + "."):
