@@ -310,3 +310,58 @@ def test_a_bad_bus_sink_param_is_named_by_validate(tmp_path, capsys):
     capsys.readouterr()
     assert main(["validate", str(g)]) == 2
     assert "blocks.bus.params.stats_interval_s" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------
+# orbitlink keys
+
+
+def test_keys_makes_a_pair_the_transmit_socket_accepts(tmp_path, capsys):
+    import os
+    import stat
+
+    import zmq.auth
+
+    from orbitlink.flowgraphs.bus import TxEndpoint
+    from orbitlink.flowgraphs.cli_keys import main as keys_main
+
+    d = tmp_path / "keys"
+    assert keys_main(["keys", str(d), "--name", "server"]) == 0
+    out = capsys.readouterr().out
+    assert str(d / "server.key") in out and str(d / "server.key_secret") in out
+    assert stat.S_IMODE(os.stat(d / "server.key_secret").st_mode) == 0o600
+    public, secret = zmq.auth.load_certificate(str(d / "server.key_secret"))
+    assert len(public) == 40 and len(secret) == 40 and public.decode() in out
+    pub_only, none = zmq.auth.load_certificate(str(d / "server.key"))
+    assert pub_only == public and none is None
+    assert keys_main(["keys", str(tmp_path / "clients")]) == 0  # default name orbitlink
+    assert (tmp_path / "clients" / "orbitlink.key").exists()
+    capsys.readouterr()
+    # the pair works: a CURVE transmit socket with the client's public key authorised
+    ep = TxEndpoint("tcp://127.0.0.1:*", curve=True, server_keys=str(d / "server.key_secret"),
+                    authorized_keys=str(tmp_path / "clients"))
+    try:
+        assert ep.public_key == public.decode()
+    finally:
+        ep.close()
+
+
+def test_keys_refuses_to_overwrite_and_bad_names(tmp_path, capsys):
+    from orbitlink.flowgraphs.cli_keys import main as keys_main
+
+    assert keys_main(["keys", str(tmp_path)]) == 0
+    first = (tmp_path / "orbitlink.key_secret").read_text()
+    capsys.readouterr()
+    assert keys_main(["keys", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--force" in err and err.count("\n") == 1
+    assert (tmp_path / "orbitlink.key_secret").read_text() == first
+    assert keys_main(["keys", str(tmp_path), "--force"]) == 0
+    assert (tmp_path / "orbitlink.key_secret").read_text() != first
+    capsys.readouterr()
+    assert keys_main(["keys", str(tmp_path), "--name", "../x"]) == 2
+    assert "key name" in capsys.readouterr().err
+    f = tmp_path / "file"
+    f.write_text("")
+    assert keys_main(["keys", str(f)]) == 2
+    assert "not a directory" in capsys.readouterr().err
