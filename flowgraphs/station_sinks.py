@@ -104,11 +104,17 @@ class BusSink(Sink):
             self._own = True
         self.endpoint = self.publisher.endpoint
         self._sent0 = (self.publisher.sent, self.publisher.dropped)
-        if p.wait_subscribers:
-            self.publisher.wait_subscribers(1, p.wait_subscribers)
-        self._publish_event("start", {"source": info.name, "samp_rate": info.samp_rate,
-                                      "center_freq": info.center_freq,
-                                      "datetime": info.datetime})
+        try:
+            if p.wait_subscribers:
+                self.publisher.wait_subscribers(1, p.wait_subscribers)
+            self._publish_event("start", {"source": info.name, "samp_rate": info.samp_rate,
+                                          "center_freq": info.center_freq,
+                                          "datetime": info.datetime})
+        except BaseException:
+            if self._own:
+                self.publisher.close()
+                self.publisher = None
+            raise
         self._last_stats = _time.monotonic()
         self._closed = False
 
@@ -282,6 +288,7 @@ class KissServerSink(Sink):
             if pdu.meta.get("crc_ok") or self.params.all_frames:
                 self.server.broadcast(bytes(pdu.data))
                 self.counters["frames"] += 1
+        self.counters.update(self.server.counters())
 
     def close(self) -> None:
         if self.server is None:
