@@ -631,6 +631,9 @@ def build_parser() -> argparse.ArgumentParser:
     from orbitlink.flowgraphs.cli_kiss import add_parsers as add_kiss_parsers
 
     add_kiss_parsers(sub)  # kiss-server
+    from orbitlink.flowgraphs.cli_keys import add_parsers as add_keys_parsers
+
+    add_keys_parsers(sub)  # keys
     return ap
 
 
