@@ -357,7 +357,34 @@ class _KeyList:
 # publisher
 
 
-class BusPublisher:
+class _XpubSubscriptions:
+    """For a publisher on an XPUB socket (``nodrop``): the subscriptions it has seen."""
+
+    def _drain(self):
+        """Read the subscription messages an XPUB receives."""
+        while self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            try:
+                m = self._sock.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            if m[:1] == b"\x01":
+                self.subscriptions += 1
+
+    def wait_subscribers(self, n: int = 1, timeout: float = 5.0) -> bool:
+        """XPUB only (``nodrop``): wait until ``n`` subscriptions have arrived (bounded)."""
+        if not self.nodrop:
+            raise BusError("wait_subscribers needs nodrop=True (XPUB)")
+        end = _time.monotonic() + timeout
+        while self.subscriptions < n:
+            left = end - _time.monotonic()
+            if left <= 0:
+                return False
+            if self._sock.poll(int(min(left, 0.05) * 1000) + 1, zmq.POLLIN):
+                self._drain()
+        return True
+
+
+class BusPublisher(_XpubSubscriptions):
     """Publishes frames, stats and events on the bus.
 
     Parameters
@@ -453,29 +480,6 @@ class BusPublisher:
                     return False
                 self._drain()
                 self._sock.poll(5, zmq.POLLOUT)
-
-    def _drain(self):
-        """Read the subscription messages an XPUB receives."""
-        while self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-            try:
-                m = self._sock.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            if m[:1] == b"\x01":
-                self.subscriptions += 1
-
-    def wait_subscribers(self, n: int = 1, timeout: float = 5.0) -> bool:
-        """XPUB only: wait until ``n`` subscriptions have arrived (bounded)."""
-        if not self.nodrop:
-            raise BusError("wait_subscribers needs nodrop=True (XPUB)")
-        end = _time.monotonic() + timeout
-        while self.subscriptions < n:
-            left = end - _time.monotonic()
-            if left <= 0:
-                return False
-            if self._sock.poll(int(min(left, 0.05) * 1000) + 1, zmq.POLLIN):
-                self._drain()
-        return True
 
     def publish_frame(self, station: str, link: str, pdu_meta, payload: bytes,
                       sample_index: int, time: float | None = None, flags: int = 0) -> bool:
@@ -783,7 +787,7 @@ def pdu_bytes(meta: dict | None, payload: bytes) -> bytes:
     return _pmt.serialize(_pmt.Pair(d if d else None, bytes(payload)))
 
 
-class GrPduBridge:
+class GrPduBridge(_XpubSubscriptions):
     """Frames for GNU Radio: a PUB bound at ``endpoint`` sending each frame as one single-part
     PMT PDU with no topic (GNU Radio's ZMQ SUB Message Source subscribes to ``""`` and would
     take a topic frame for a PMT). Loopback only unless ``allow_remote``; ``nodrop`` as in
@@ -810,29 +814,6 @@ class GrPduBridge:
         self.sent = 0
         self.dropped = 0
         self.subscriptions = 0
-
-    def _drain(self):
-        """Read the subscription messages an XPUB receives."""
-        while self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-            try:
-                m = self._sock.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            if m[:1] == b"\x01":
-                self.subscriptions += 1
-
-    def wait_subscribers(self, n: int = 1, timeout: float = 5.0) -> bool:
-        """XPUB only (``nodrop``): wait until ``n`` subscriptions have arrived (bounded)."""
-        if not self.nodrop:
-            raise BusError("wait_subscribers needs nodrop=True (XPUB)")
-        end = _time.monotonic() + timeout
-        while self.subscriptions < n:
-            left = end - _time.monotonic()
-            if left <= 0:
-                return False
-            if self._sock.poll(int(min(left, 0.05) * 1000) + 1, zmq.POLLIN):
-                self._drain()
-        return True
 
     def publish_frame(self, pdu_meta: dict | None, payload: bytes) -> bool:
         """Send one frame; returns whether it was handed to libzmq."""

@@ -27,7 +27,6 @@ import threading
 import time
 
 from orbitlink import OrbitlinkError
-from orbitlink.modem.block import concat, empty
 
 __all__ = ["run_live", "LiveRun", "IndexMap", "is_live_source"]
 
@@ -148,52 +147,28 @@ class LiveRun:
 
     # the processing thread (the caller's) ---------------------------------------------
     def run(self):
-        from orbitlink.flowgraphs.runner import RunResult
+        from orbitlink.flowgraphs.runner import GraphDriver, RunResult
 
-        g = self.graph
-        order = g.order()
-        up = g.upstream()
-        nodes = g.nodes
-        src = g.source
+        d = GraphDriver(self.graph)
         t0 = time.perf_counter()
-        info = src.obj.open()
+        info = d.open_source()
         self.capacity = max(self.chunk, int(self.queue_s * info.samp_rate))
         self.counters.queue_capacity_samples = self.capacity
-        log = getattr(src.obj, "gap_log", None)
-        for n in nodes.values():
-            if n.kind == "block":
-                if hasattr(n.obj, "attach_index_map"):
-                    n.obj.attach_index_map(self.index_map)
-                if log is not None and hasattr(n.obj, "attach_gap_log"):
-                    n.obj.attach_gap_log(log)
+        log = getattr(d.src.obj, "gap_log", None)
+        for n in d.nodes.values():
+            if n.kind == "block" and hasattr(n.obj, "attach_index_map"):
+                n.obj.attach_index_map(self.index_map)
         if self.on_open is not None:
             self.on_open(info)
-        sinks = [nodes[n] for n in order if nodes[n].kind == "sink"]
-        rest = [nodes[n] for n in order if n != src.name]
-        opened = []
         result = RunResult(info)
         old = {}
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 old[sig] = signal.signal(sig, lambda s, f: self.stop(signal.Signals(s).name))
-        reader = threading.Thread(target=self._reader, args=(src.obj,), name="source",
+        reader = threading.Thread(target=self._reader, args=(d.src.obj,), name="source",
                                   daemon=True)
-
-        def push(x, final):
-            out = {src.name: x}
-            for n in rest:
-                y = out[up[n.name]]
-                if n.kind == "sink":
-                    n.obj.write(y)
-                elif final:
-                    out[n.name] = concat(n.obj.out_type, [n.obj.process(y), n.obj.flush()])
-                else:
-                    out[n.name] = n.obj.process(y)
-
         try:
-            for s in sinks:
-                s.obj.open(dataclasses.replace(info, out_type=nodes[up[s.name]].out_type))
-                opened.append(s)
+            d.open_sinks(info)
             reader.start()
             expected = 0  # source index of the next sample the blocks expect
             processed = 0
@@ -217,19 +192,16 @@ class LiveRun:
                 result.items += len(x)
                 if self.on_chunk is not None:
                     self.on_chunk(len(x))
-                push(x, False)
-            push(empty(src.out_type), True)
+                d.push(x)
+            d.flush()
         finally:
             self.stop(self.counters.stopped_by or "end")
             reader.join(2.0)
             for sig, h in old.items():
                 signal.signal(sig, h)
-            for s in opened:
-                s.obj.close()
-            src.obj.close()
+            d.close()
         result.seconds = time.perf_counter() - t0
-        result.counters = {n.name: dict(n.obj.counters) for n in nodes.values()
-                           if n.kind != "block"}
+        result.counters = d.counters()
         result.counters["live"] = dataclasses.asdict(self.counters)
         if self._error is not None and not isinstance(self._error, KeyboardInterrupt):
             if isinstance(self._error, OrbitlinkError):

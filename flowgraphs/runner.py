@@ -30,6 +30,60 @@ class RunResult:
     counters: dict = field(default_factory=dict)
 
 
+class GraphDriver:
+    """What both runners (file and live) do to a graph: open the source and the sinks, attach
+    the source's gap log to the blocks that flag frames, push a chunk through the blocks in
+    topological order (an output feeding several inputs is handed to each), flush, close, and
+    collect the counters."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        self.order = graph.order()
+        self.up = graph.upstream()
+        self.nodes = graph.nodes
+        self.src = graph.source
+        self.rest = [self.nodes[n] for n in self.order if n != self.src.name]
+        self.opened = []
+
+    def open_source(self):
+        info = self.src.obj.open()
+        log = getattr(self.src.obj, "gap_log", None)
+        if log is not None:  # frames that span a gap of the source are flagged
+            for n in self.nodes.values():
+                if n.kind == "block" and hasattr(n.obj, "attach_gap_log"):
+                    n.obj.attach_gap_log(log)
+        return info
+
+    def open_sinks(self, info) -> None:
+        for s in (n for n in self.rest if n.kind == "sink"):
+            s.obj.open(dataclasses.replace(info, out_type=self.nodes[self.up[s.name]].out_type))
+            self.opened.append(s)
+
+    def push(self, x, final: bool = False) -> None:
+        out = {self.src.name: x}
+        for n in self.rest:
+            y = out[self.up[n.name]]
+            if n.kind == "sink":
+                n.obj.write(y)
+            elif final:
+                out[n.name] = concat(n.obj.out_type, [n.obj.process(y), n.obj.flush()])
+            else:
+                out[n.name] = n.obj.process(y)
+
+    def flush(self) -> None:
+        self.push(empty(self.src.out_type), True)
+
+    def close(self) -> None:
+        try:
+            for s in self.opened:
+                s.obj.close()
+        finally:
+            self.src.obj.close()
+
+    def counters(self) -> dict:
+        return {n.name: dict(n.obj.counters) for n in self.nodes.values() if n.kind != "block"}
+
+
 def run_graph(graph, chunk: int = 1 << 16, on_chunk: Callable | None = None,
               on_open: Callable | None = None) -> RunResult:
     """Run a built graph (:class:`orbitlink.flowgraphs.graph.Graph`) in file mode: read the
@@ -42,57 +96,28 @@ def run_graph(graph, chunk: int = 1 << 16, on_chunk: Callable | None = None,
     """
     if isinstance(chunk, bool) or int(chunk) != chunk or chunk < 1:
         raise OrbitlinkError(f"the chunk size must be a positive integer, got {chunk!r}")
-    order = graph.order()
-    up = graph.upstream()
-    nodes = graph.nodes
-    src = graph.source
+    d = GraphDriver(graph)
     t0 = time.perf_counter()
-    info = src.obj.open()
-    log = getattr(src.obj, "gap_log", None)
-    if log is not None:  # frames that span a gap of the source are flagged
-        for n in nodes.values():
-            if n.kind == "block" and hasattr(n.obj, "attach_gap_log"):
-                n.obj.attach_gap_log(log)
+    info = d.open_source()
     if on_open is not None:
         on_open(info)
-    sinks = [nodes[n] for n in order if nodes[n].kind == "sink"]
-    opened = []
     result = RunResult(info)
     error = None
     try:
-        for s in sinks:
-            t = nodes[up[s.name]].out_type
-            s.obj.open(dataclasses.replace(info, out_type=t))
-            opened.append(s)
-        rest = [nodes[n] for n in order if n != src.name]
-
-        def push(x, final: bool):
-            out = {src.name: x}
-            for n in rest:
-                y = out[up[n.name]]
-                if n.kind == "sink":
-                    n.obj.write(y)
-                elif final:
-                    out[n.name] = concat(n.obj.out_type, [n.obj.process(y), n.obj.flush()])
-                else:
-                    out[n.name] = n.obj.process(y)
-
+        d.open_sinks(info)
         try:
-            for x in src.obj.chunks(int(chunk)):
+            for x in d.src.obj.chunks(int(chunk)):
                 result.items += len(x)
                 if on_chunk is not None:
                     on_chunk(len(x))
-                push(x, False)
+                d.push(x)
         except OrbitlinkError as e:
             error = e
-        push(empty(src.out_type), True)
+        d.flush()
     finally:
-        for s in opened:
-            s.obj.close()
-        src.obj.close()
+        d.close()
     result.seconds = time.perf_counter() - t0
-    result.counters = {n.name: dict(n.obj.counters) for n in nodes.values()
-                       if n.kind != "block"}
+    result.counters = d.counters()
     if error is not None:
         error.result = result
         raise error
