@@ -358,7 +358,17 @@ class _KeyList:
 
 
 class _XpubSubscriptions:
-    """For a publisher on an XPUB socket (``nodrop``): the subscriptions it has seen."""
+    """For a publisher on an XPUB socket (``nodrop``): the subscriptions it has seen; and the
+    closing both publishers share."""
+
+    def close(self):
+        self._sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def _drain(self):
         """Read the subscription messages an XPUB receives."""
@@ -499,14 +509,6 @@ class BusPublisher(_XpubSubscriptions):
         return self.publish(station, link, KIND_EVENT, {"event": str(name), **(info or {})},
                             b"", sample_index, time)
 
-    def close(self):
-        self._sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -835,11 +837,3 @@ class GrPduBridge(_XpubSubscriptions):
                     return False
                 self._sock.poll(5, zmq.POLLOUT)
 
-    def close(self):
-        self._sock.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

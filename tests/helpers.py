@@ -74,3 +74,21 @@ def loopback(link, frames=6, *, sets=None, **kw) -> dict:
     from orbitlink.flowgraphs.loopback import loopback as run
 
     return run(load_link(link, sets), frames, **kw).to_dict()
+
+
+GR_PY = "/usr/bin/python3"
+
+
+def have_gnuradio() -> bool:
+    """GNU Radio's zeromq and blocks modules import with Debian's Python (the interop peer)."""
+    import os
+    import subprocess
+
+    if not os.path.exists(GR_PY):
+        return False
+    try:
+        r = subprocess.run([GR_PY, "-c", "import gnuradio.zeromq, gnuradio.blocks"],
+                           capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0

@@ -17,21 +17,14 @@ import pytest
 
 from orbitlink.flowgraphs.bus import GrPduBridge, pdu_bytes
 
-GR_PY = "/usr/bin/python3"
+from orbitlink.tests.helpers import GR_PY, have_gnuradio  # noqa: E402
 TIMEOUT = 60
 
 pytestmark = pytest.mark.interop
 
 
 def _have_gnuradio() -> bool:
-    if not os.path.exists(GR_PY):
-        return False
-    try:
-        r = subprocess.run([GR_PY, "-c", "import gnuradio.zeromq, gnuradio.blocks"],
-                           capture_output=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return r.returncode == 0
+    return have_gnuradio()
 
 
 @pytest.fixture(autouse=True, scope="module")
