@@ -26,9 +26,52 @@ from orbitlink.drivers.interfaces import Sink, StreamInfo, register_sink
 from orbitlink.drivers.radio import RadioError, radio_for_profile
 from orbitlink.modem.block import param
 
-__all__ = ["RadioSink", "TRANSMIT_FLAG_REFUSAL"]
+__all__ = ["RadioSink", "TRANSMIT_FLAG_REFUSAL", "check_transmit", "open_transmitter"]
 
 TRANSMIT_FLAG_REFUSAL = ("nothing transmits without --transmit on the command line")
+
+
+def check_transmit(profile, *, samp_rate: float, freq: float, gain: float | None,
+                   ppm: float = 0.0, occupied_bw: float = 0.0, transmit: bool,
+                   freq_hint: str = "radio_sink freq"):
+    """The profile's transmit checks, pure (nothing is opened): ``profile`` a name, a file or a
+    :class:`~orbitlink.drivers.profiles.Profile`. Returns ``(profile, RadioConfig, warnings)``;
+    refuses with :class:`~orbitlink.drivers.profiles.TransmitRefused` or ``ConfigRefused``
+    (one sentence). ``freq_hint`` names where the frequency is given."""
+    from orbitlink.drivers.profiles import Profile, TransmitRefused, load_profile
+
+    if not profile:
+        raise RadioError("a hardware profile is required to transmit (see 'orbitlink profiles')")
+    prof = profile if isinstance(profile, Profile) else load_profile(profile)
+    cfg = prof.config("tx", samp_rate=float(samp_rate), center_freq=freq or None,
+                      gain=gain, ppm=ppm)
+    if not freq:
+        raise TransmitRefused(f"{prof.name}: give the transmit frequency ({freq_hint})")
+    warnings = prof.check_tx(cfg, transmit=transmit, occupied_bw=occupied_bw)
+    return prof, cfg, warnings
+
+
+def open_transmitter(prof, cfg, device: str = "", radio=None):
+    """Open, check against the profile, configure and start (transmit only) the radio of a
+    checked profile and configuration (:func:`check_transmit`); returns the radio. A radio
+    that fails on the way is closed."""
+    if radio is None:
+        radio = radio_for_profile(prof, device)
+    radio.open()
+    try:
+        if getattr(radio, "driver_name", "") == "soapy":
+            from orbitlink.drivers.soapy import device_report
+
+            prof.check_device(device_report(radio))
+        try:
+            radio.configure(cfg, "tx")
+        except TypeError:  # drivers with one direction
+            radio.configure(cfg)
+        radio.start(rx=False, tx=True)
+    except BaseException:
+        radio.close()
+        raise
+    return radio
 
 
 @dataclass(frozen=True)
@@ -75,37 +118,22 @@ class RadioSink(Sink):
 
     def check(self, samp_rate: float):
         """The profile's checks (raise before anything is opened); returns (profile, config)."""
-        from orbitlink.drivers.profiles import TransmitRefused, load_profile
-
         p = self.params
         if not p.profile:
             raise RadioError("radio_sink: a hardware profile is required to transmit "
                              "(see 'orbitlink profiles')")
-        prof = load_profile(p.profile)
-        cfg = prof.config("tx", samp_rate=float(samp_rate), center_freq=p.freq or None,
-                          gain=None if p.gain <= -1000 else p.gain, ppm=p.ppm)
-        if not p.freq:
-            raise TransmitRefused(f"{prof.name}: give the transmit frequency (radio_sink freq)")
-        self.warnings = prof.check_tx(cfg, transmit=self.transmit_allowed,
-                                      occupied_bw=p.occupied_bw)
+        prof, cfg, self.warnings = check_transmit(
+            p.profile, samp_rate=samp_rate, freq=p.freq,
+            gain=None if p.gain <= -1000 else p.gain, ppm=p.ppm, occupied_bw=p.occupied_bw,
+            transmit=self.transmit_allowed)
         return prof, cfg
 
     def open(self, info: StreamInfo) -> None:
         super().open(info)
         prof, cfg = self.check(info.samp_rate)  # nothing is opened before this passes
         self.counters = {"samples": 0, "bursts": 0, "late": 0, "underflows": 0, "acks": 0}
-        if self.radio is None:
-            self.radio = radio_for_profile(prof, self.params.device)
-        self.radio.open()
-        if getattr(self.radio, "driver_name", "") == "soapy":
-            from orbitlink.drivers.soapy import device_report
-
-            prof.check_device(device_report(self.radio))
-        try:
-            self.radio.configure(cfg, "tx")
-        except TypeError:  # drivers with one direction
-            self.radio.configure(cfg)
-        self.radio.start(rx=False, tx=True)
+        radio, self.radio = self.radio, None  # closed by open_transmitter if it fails
+        self.radio = open_transmitter(prof, cfg, self.params.device, radio)
         p = self.params
         if p.start_time:
             self._time_ns = int(round(p.start_time * 1e9))
