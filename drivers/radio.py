@@ -225,11 +225,13 @@ class GapLog:
     def __init__(self, keep: int = 100_000):
         self.gaps: list[tuple[int, int]] = []
         self.keep = int(keep)
-        self.total = 0
+        self.total = 0  # samples lost
+        self.count = 0  # gaps ever added (the list keeps the last ``keep``)
 
     def add(self, index: int, length: int) -> None:
         self.gaps.append((int(index), int(length)))
         self.total += int(length)
+        self.count += 1
         if len(self.gaps) > self.keep:
             del self.gaps[: len(self.gaps) - self.keep]
 

@@ -10,6 +10,8 @@ and dropped samples are the driver's counters; the source adds what it filled.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from typing import Iterator
@@ -43,13 +45,23 @@ class RadioSourceParams:
     bandwidth: float = param(0.0, "Analog bandwidth (0: leave)", unit="Hz", lo=0.0)
     antenna: str = param("", "Antenna ('' : the default)")
     channel: int = param(0, "Channel", lo=0, hi=64)
-    read_size: int = param(16384, "Samples per read", lo=1, hi=1 << 24)
+    read_size: int = param(16384, "Samples asked of the radio per read", lo=1, hi=1 << 24)
+    gather_s: float = param(0.02, "Gather reads into one chunk until it holds this long of "
+                            "signal (at most the runner's chunk): fewer, larger chunks at high "
+                            "rates, no added latency at low ones (0: a chunk per read)",
+                            unit="s", lo=0.0, hi=10.0)
     max_fill_s: float = param(10.0, "Fill a known gap with zeros up to this long", unit="s",
                               lo=0.0, hi=3600.0)
     duration_s: float = param(0.0, "Stop after this long of signal (0: when the radio ends)",
                               unit="s", lo=0.0)
     timeout_s: float = param(0.5, "Wait this long for samples before counting a timeout",
                              unit="s", lo=0.001, hi=60.0)
+    skip_s: float = param(0.0, "Read and discard this long of signal first (a recording "
+                          "replayed up to the start of a pass); the stream's sample 0 is the "
+                          "first sample after it", unit="s", lo=0.0)
+    medium: str = param("iq", "iq: complex samples; audio: the real part, a receiver's audio "
+                        "(a recording of FM or SSB audio played by the replay radio)",
+                        choices=("iq", "audio"))
 
 
 @register_source
@@ -67,10 +79,104 @@ class RadioSource(Source):
 
     def __init__(self, params=None, radio=None, **kw):
         super().__init__(params, **kw)
+        if self.params.medium == "audio":
+            self.out_type = "f32"
         self.radio = radio
         self.gap_log = GapLog()
         self.stop_requested = False
+        self.paused = False  # set by pause(): the radio's stream is stopped until resume()
+        self._rebase = False
         self._opened = False
+        self._calls: queue.SimpleQueue = queue.SimpleQueue()
+        self.center_freq = None
+        self.start_time_ns = None  # the radio's time of the first sample, when it has one
+
+    @property
+    def live_policy(self) -> str:
+        """The live runner's queue policy: a radio cannot wait, so the oldest samples are
+        dropped (and counted) when the blocks fall behind; a recording replayed unpaced
+        (``rate=max``) and a ZeroMQ stream (back-pressured) wait instead."""
+        from orbitlink.drivers.radio import parse_device_args
+
+        p = self.params
+        driver = p.driver
+        if p.profile:
+            try:
+                from orbitlink.drivers.profiles import load_profile
+
+                driver = {"file": "replay"}.get(load_profile(p.profile).driver, "soapy")
+            except Exception:  # reported when the source opens
+                return "drop"
+        try:
+            args = parse_device_args(p.device)
+        except Exception:
+            return "drop"
+        if driver == "zmq" or (driver == "replay" and str(args.get("rate", "")) == "max"):
+            return "block"
+        return "drop"
+
+    # requests from other threads (control): run by the reading thread between two reads ---
+    def call(self, fn, timeout_s: float = 2.0):
+        """Run ``fn(radio)`` in the thread that reads the radio, between two reads (a radio
+        is not asked to retune while it streams into a buffer), and return its result; its
+        exception is raised here. :class:`RadioError` when the reader does not get to it in
+        ``timeout_s`` (the stream is not running)."""
+        done = threading.Event()
+        box = {}
+        self._calls.put((fn, box, done))
+        if not done.wait(timeout_s):
+            box["abandoned"] = True
+            raise RadioError(f"the radio did not take the request within {timeout_s:g} s "
+                             "(is the stream running?)")
+        if "error" in box:
+            raise box["error"]
+        return box.get("result")
+
+    def _run_calls(self) -> None:
+        while True:
+            try:
+                fn, box, done = self._calls.get_nowait()
+            except queue.Empty:
+                return
+            if box.get("abandoned"):
+                continue
+            try:
+                box["result"] = fn(self.radio)
+            except Exception as e:  # handed to the caller
+                box["error"] = e
+            done.set()
+
+    def retune(self, freq: float) -> RadioConfig:
+        """Tune to ``freq`` (nominal Hz, the profile's ppm applied); what the radio set."""
+        cfg = self.config()
+
+        def do(radio):
+            got = radio.configure(RadioConfig(center_freq=float(freq), ppm=cfg.ppm,
+                                              channel=cfg.channel))
+            self.center_freq = got.center_freq
+            return got
+        return self.call(do)
+
+    def set_gain(self, gain: float) -> RadioConfig:
+        cfg = self.config()
+        return self.call(lambda radio: radio.configure(
+            RadioConfig(gain=float(gain), channel=cfg.channel)))
+
+    def pause(self) -> None:
+        """Stop the radio's stream (the run goes on; nothing is read until resume())."""
+        def do(radio):
+            if not self.paused:
+                radio.stop()
+                self.paused = True
+        self.call(do)
+
+    def resume(self) -> None:
+        def do(radio):
+            if self.paused:
+                radio.start(rx=True)
+                self.paused = False
+                self._rebase = True
+        self.call(do)
 
     def config(self) -> RadioConfig:
         p = self.params
@@ -83,6 +189,7 @@ class RadioSource(Source):
         p = self.params
         cfg = self.config()
         prof = None
+        self.profile = None
         if p.profile:
             from orbitlink.drivers.profiles import load_profile
 
@@ -90,6 +197,7 @@ class RadioSource(Source):
             cfg = prof.config("rx", **{k: v for k, v in vars(cfg).items()
                                        if v not in (None, {}, 0, 0.0) or k == "ppm"})
             self.warnings = prof.check_rx(cfg)  # refused before the device is opened
+            self.profile = prof
         if self.radio is None:
             if prof is not None:
                 from orbitlink.drivers.radio import radio_for_profile
@@ -108,52 +216,118 @@ class RadioSource(Source):
         if not rate:
             raise RadioError(f"{p.driver}: the radio did not say its sample rate; give one")
         self.rate = float(rate)
+        if p.medium != getattr(self.radio, "medium", "iq"):
+            raise RadioError(f"{info.get('label', p.driver)}: the radio delivers "
+                             f"{getattr(self.radio, 'medium', 'iq')} samples, the graph expects "
+                             f"{p.medium} (radio_source medium)")
+        self.center_freq = got.center_freq
         self.radio.start(rx=True)
         self.counters = {"samples": 0, "filled_samples": 0, "unfilled_gaps": 0}
-        return StreamInfo(samp_rate=self.rate, out_type="c64",
+        dt = info.get("datetime")
+        if dt and p.skip_s:  # the stream starts after the skipped part
+            from orbitlink.modem.orbit import iso, parse_time
+
+            dt = iso(parse_time(dt) + round(p.skip_s * self.rate) / self.rate, 6)
+        return StreamInfo(samp_rate=self.rate, out_type=self.out_type,
                           name=info.get("label", p.driver), center_freq=got.center_freq,
-                          datetime=info.get("datetime"), num_samples=info.get("num_samples"),
+                          datetime=dt, num_samples=info.get("num_samples"),
                           extra={"drop_detection": self.radio.drop_detection,
                                  "warnings": list(info.get("warnings", []))})
 
     def chunks(self, n: int) -> Iterator[np.ndarray]:
         p = self.params
-        size = max(1, min(int(n), p.read_size))
+        # a radio hands out at most its MTU a read (a few thousand samples): at high rates the
+        # reads are gathered into chunks of up to ``n`` samples (``gather_s`` of signal), so
+        # that the blocks are called less often; at low rates a read is a chunk, as it comes
+        gather = max(1, min(int(n), int(p.gather_s * self.rate)))
+        size = max(1, min(int(n), max(p.read_size, gather)))
+        per_read = max(1, min(size, p.read_size))
         buf = np.empty(size, np.complex64)
+        audio = p.medium == "audio"
+        zeros_type = np.float32 if audio else np.complex64
+
+        def take(k):  # the first k samples read, as the graph wants them
+            return buf[:k].real.copy() if audio else buf[:k].copy()
+
         index = 0  # delivered samples so far (== the radio's index while gaps are filled)
+        filled = 0  # samples read into buf, not yet delivered (they follow ``index``)
         limit = int(p.duration_s * self.rate) if p.duration_s else None
         max_fill = int(p.max_fill_s * self.rate)
-        while not self.stop_requested:
-            if limit is not None and index >= limit:
+        c = self.counters
+        skip = int(round(p.skip_s * self.rate))
+        base = 0  # the radio's index of the stream's sample 0
+        if skip:
+            c["skipped_samples"] = 0
+        while skip > 0 and not self.stop_requested:  # before sample 0: not part of the stream
+            r = self.radio.read(buf[:min(per_read, skip)], p.timeout_s)
+            if r.n:
+                base = r.sample_index + r.n
+                skip = int(round(p.skip_s * self.rate)) - base
+            c["skipped_samples"] += r.n
+            if r.event == "end":
                 return
-            want = size if limit is None else min(size, limit - index)
-            r = self.radio.read(buf[:want], p.timeout_s)
-            if r.gap > 0 or (r.n and r.sample_index > index):
-                lost = max(r.gap, r.sample_index - index) if r.n else r.gap
+        while not self.stop_requested:
+            if limit is not None and index + filled >= limit:
+                break
+            self._run_calls()
+            if self.paused:
+                if filled:
+                    c["samples"] += filled
+                    index += filled
+                    out, filled = take(filled), 0
+                    yield out
+                time.sleep(0.02)
+                continue
+            want = min(per_read, size - filled)
+            if limit is not None:
+                want = min(want, limit - index - filled)
+            r = self.radio.read(buf[filled:filled + want], p.timeout_s)
+            at = index + filled  # where this read's samples go when nothing was lost
+            si = r.sample_index - base
+            if self._rebase and r.n:  # resumed: the time the stream was stopped is not filled
+                self._rebase = False
+                if si > at:
+                    self.gap_log.add(at, si - at)
+                    c["paused_samples"] = c.get("paused_samples", 0) + si - at
+                    base += si - at
+                    si = at
+            if self.start_time_ns is None and r.time_ns is not None and r.n:
+                self.start_time_ns = r.time_ns - int(round(si * 1e9 / self.rate))
+            if r.gap > 0 or (r.n and si > at):
+                lost = max(r.gap, si - at) if r.n else r.gap
                 if lost:
+                    if filled:  # what came before the gap goes first
+                        out = take(filled)
+                        index += filled
+                        c["samples"] += filled
+                        buf[:r.n] = buf[filled:filled + r.n].copy()
+                        filled = 0
+                        yield out
                     fill = min(lost, max_fill)
-                    if fill < lost:
-                        self.counters["unfilled_gaps"] += 1
+                    if fill < lost:  # the stream goes on from here: later times shift
+                        c["unfilled_gaps"] += 1
+                        base += lost - fill
                     self.gap_log.add(index + fill, lost)
                     while fill > 0:
                         k = min(fill, size)
-                        yield np.zeros(k, np.complex64)
+                        yield np.zeros(k, zeros_type)
                         index += k
                         fill -= k
-                        self.counters["filled_samples"] += k
+                        c["filled_samples"] += k
+            filled += r.n
             if r.event == "end":
-                if r.n:
-                    yield buf[:r.n].copy()
-                    index += r.n
-                    self.counters["samples"] += r.n
-                return
-            if r.n:
-                out = buf[:r.n].copy()
-                index += r.n
-                self.counters["samples"] += r.n
+                break
+            if filled and (filled >= gather or filled == size or r.event == "timeout"):
+                out = take(filled)
+                index += filled
+                c["samples"] += filled
+                filled = 0
                 yield out
-            elif r.event == "timeout":
+            elif not r.n and r.event == "timeout":
                 time.sleep(0)
+        if filled:  # the end, the duration or a stop: what was read is delivered
+            c["samples"] += filled
+            yield take(filled)
 
     def close(self) -> None:
         if self.radio is not None and self._opened:

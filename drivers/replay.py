@@ -178,6 +178,7 @@ class ReplayRadio(Radio):
 
     drop_detection = "sample_counter"
     has_hardware_time = True
+    medium = "iq"
 
     def __init__(self, file=None, rate="real", loop=False, gap=None, gap_every=0, gap_at="",
                  overflow_every=0, overflow_at="", tx_file=None, format=None, samp_rate=None,
@@ -249,9 +250,9 @@ class ReplayRadio(Radio):
 
                 self.rec = open_input(self.file, self.fmt, self.given_rate)
         rec = self.rec
-        if getattr(rec, "kind", "iq") != "iq":
-            raise RadioError(f"{rec.name}: the replay radio plays complex IQ; this recording "
-                             "is a receiver's audio")
+        # a receiver's audio (a mono WAV) plays as complex samples with the audio in the real
+        # part; a radio_source with medium=audio hands the real part to an audio receiver
+        self.medium = "audio" if getattr(rec, "kind", "iq") == "audio" else "iq"
         if self.loop and rec.num_samples is None:
             raise RadioError(f"{rec.name}: a stream cannot loop (loop=1 needs a file)")
         self.samp_rate = float(rec.samp_rate)
@@ -282,8 +283,8 @@ class ReplayRadio(Radio):
                              f"{self.samp_rate:g} Hz, not {cfg.samp_rate:g} Hz")
         got = RadioConfig(**{**vars(cfg), "gains": dict(cfg.gains)})
         got.samp_rate = self.samp_rate
-        if got.center_freq is None:
-            got.center_freq = self.rec.center_freq
+        if got.center_freq is None:  # left as it is (the recording's, or the last retune)
+            got.center_freq = self.config.center_freq
         self.config = got
         return got
 

@@ -43,6 +43,7 @@ import logging
 import math
 import os
 import struct
+import threading
 import time as _time
 from dataclasses import dataclass, field
 
@@ -379,6 +380,8 @@ class _XpubSubscriptions:
                 break
             if m[:1] == b"\x01":
                 self.subscriptions += 1
+            elif m[:1] != b"\x00":  # not a (un)subscription: counted, ignored
+                self.malformed += 1
 
     def wait_subscribers(self, n: int = 1, timeout: float = 5.0) -> bool:
         """XPUB only (``nodrop``): wait until ``n`` subscriptions have arrived (bounded)."""
@@ -438,11 +441,13 @@ class BusPublisher(_XpubSubscriptions):
         self.sent = 0
         self.dropped = 0
         self.subscriptions = 0
+        self.malformed = 0  # XPUB: messages from subscribers that are not (un)subscriptions
         self._n = 0
+        self._lock = threading.Lock()  # one socket, several publishing threads
 
     @property
     def counters(self) -> dict:
-        return {"sent": self.sent, "dropped": self.dropped}
+        return {"sent": self.sent, "dropped": self.dropped, "malformed": self.malformed}
 
     def next_seq(self, topic: bytes) -> int:
         return self._seq.get(topic, 0)
@@ -458,7 +463,12 @@ class BusPublisher(_XpubSubscriptions):
                 sample_index: int = 0, time: float | None = None, flags: int = 0) -> bool:
         """Send one message; returns whether it was handed to libzmq (False: counted in
         ``dropped``). The topic's sequence number advances either way, so that subscribers
-        see the loss as a gap."""
+        see the loss as a gap. Thread-safe (the frames and the stats come from different
+        threads)."""
+        with self._lock:
+            return self._publish(station, link, kind, meta, payload, sample_index, time, flags)
+
+    def _publish(self, station, link, kind, meta, payload, sample_index, time, flags) -> bool:
         topic = self._topic(station, link, kind)
         seq = self._seq.get(topic, 0)
         if len(payload) > MAX_PAYLOAD:
@@ -816,6 +826,7 @@ class GrPduBridge(_XpubSubscriptions):
         self.sent = 0
         self.dropped = 0
         self.subscriptions = 0
+        self.malformed = 0
 
     def publish_frame(self, pdu_meta: dict | None, payload: bytes) -> bool:
         """Send one frame; returns whether it was handed to libzmq."""

@@ -634,6 +634,12 @@ def build_parser() -> argparse.ArgumentParser:
     from orbitlink.flowgraphs.cli_keys import add_parsers as add_keys_parsers
 
     add_keys_parsers(sub)  # keys
+    from orbitlink.flowgraphs.cli_rx import add_parsers as add_rx_parsers
+
+    add_rx_parsers(sub)  # rx
+    from orbitlink.flowgraphs.cli_tx import add_parsers as add_tx_parsers
+
+    add_tx_parsers(sub)  # tx
     return ap
 
 

@@ -31,7 +31,13 @@ import signal
 import sys
 import threading
 
-from orbitlink.flowgraphs.uplink import UplinkError
+from orbitlink import OrbitlinkError
+
+
+class UplinkError(OrbitlinkError):
+    """tx cannot run as asked (one sentence); the library's own errors are
+    :class:`orbitlink.flowgraphs.uplink.UplinkError` (imported late: the CLI starts without
+    numba)."""
 
 
 def _hz(text):

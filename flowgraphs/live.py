@@ -98,6 +98,30 @@ class LiveRun:
         self._stop = threading.Event()
         self._error = None
         self.index_map = IndexMap()
+        # when the source delivered its samples: end index of each recent chunk, and the
+        # monotonic time it was read (latency from sample to output)
+        self._arr: tuple[list, list] = ([], [])  # replaced as a whole when trimmed
+
+    @property
+    def queue_samples(self) -> int:
+        return self._q_samples
+
+    @property
+    def queue_fill(self) -> float:
+        """How full the queue is now (0 to 1)."""
+        cap = getattr(self, "capacity", 0)
+        return self._q_samples / cap if cap else 0.0
+
+    def arrival_time(self, index: float) -> float | None:
+        """``time.monotonic()`` when the source delivered sample ``index`` (of its
+        numbering), for the recent past (the last ~100,000 chunks); None before the first
+        chunk. An index not read yet gives the time of the latest chunk."""
+        idx, t = self._arr  # the reader replaces, never shrinks, these lists
+        n = min(len(idx), len(t))
+        if n == 0:
+            return None
+        i = bisect.bisect_right(idx, index, 0, n)
+        return t[min(i, n - 1)]
 
     def stop(self, why: str = "stop") -> None:
         """Stop the source; what is queued is still processed."""
@@ -134,6 +158,10 @@ class LiveRun:
                             self.counters.dropped_samples += len(old)
                     self._q.append((index, x))
                     self._q_samples += n
+                    if len(self._arr[0]) >= 200_000:  # keep the recent half
+                        self._arr = (self._arr[0][100_000:], self._arr[1][100_000:])
+                    self._arr[1].append(time.monotonic())  # time first: see arrival_time
+                    self._arr[0].append(index + n)
                     self.counters.queue_max_samples = max(self.counters.queue_max_samples,
                                                           self._q_samples)
                     self._cv.notify_all()

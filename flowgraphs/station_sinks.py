@@ -57,6 +57,8 @@ class BusSinkParams:
                                     lo=0.0)
     wait_subscribers: float = param(0.0, "With nodrop: wait up to this long at open for a "
                                     "first subscriber (0: do not wait)", unit="s", lo=0.0)
+    min_subscribers: int = param(1, "With wait_subscribers: how many subscriptions to wait "
+                                 "for", lo=1, hi=1000)
 
 
 @register_sink
@@ -83,6 +85,10 @@ class BusSink(Sink):
         super().__init__(params, **kw)
         self.publisher = publisher  # a BusPublisher shared with others (not closed here)
         self._own = publisher is None
+        #: called with each frame once it is published (the station measures latency)
+        self.on_published = None
+        #: called at close, before the stop event: a dict merged into the event's meta
+        self.final_info = None
         self.counters = {"frames": 0, "frames_ok": 0, "sent": 0, "dropped": 0}
 
     def open(self, info: StreamInfo) -> None:
@@ -106,7 +112,7 @@ class BusSink(Sink):
         self._sent0 = (self.publisher.sent, self.publisher.dropped)
         try:
             if p.wait_subscribers:
-                self.publisher.wait_subscribers(1, p.wait_subscribers)
+                self.publisher.wait_subscribers(p.min_subscribers, p.wait_subscribers)
             self._publish_event("start", {"source": info.name, "samp_rate": info.samp_rate,
                                           "center_freq": info.center_freq,
                                           "datetime": info.datetime})
@@ -138,6 +144,8 @@ class BusSink(Sink):
             self._last_sample = si
             t = self._t0 + float(pdu.meta["time_s"]) if self._t0 is not None else None
             pub.publish_frame(p.station, p.link, rec, bytes(pdu.data), si, t)
+            if self.on_published is not None:
+                self.on_published(pdu)
         self._count()
         now = _time.monotonic()
         if now - self._last_stats >= p.stats_interval_s:
@@ -150,7 +158,12 @@ class BusSink(Sink):
             return
         self._closed = True
         self._count()
-        self._publish_event("stop", dict(self.counters))
+        info = dict(self.counters)
+        if self.final_info is not None:
+            info.update(self.final_info())
+            self._count()
+            info.update(self.counters)
+        self._publish_event("stop", info)
         if self._own:
             self.publisher.close()
             self.publisher = None

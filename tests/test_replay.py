@@ -6,12 +6,16 @@ read's samples say which stream positions they came from, and gaps can be checke
 
 import time
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from orbitlink.drivers.radio import RadioError, open_radio
 from orbitlink.drivers.replay import DEFAULT_GAP, ReplayRadio
 from orbitlink.drivers.sigmf import SigmfWriter, open_recording
+
+REPO = Path(__file__).resolve().parents[1]
 
 RATE = 100_000.0
 T0 = "2026-03-01T12:00:00.25Z"
@@ -343,17 +347,33 @@ def test_raw_file_and_stream(tmp_path):
             ReplayRadio(recording=open_input("-", "ci16_le", 48000, stdin=fh), loop=1).open()
 
 
-def test_audio_recording_refused(tmp_path):
-    path = tmp_path / "a.wav"
-    import wave
+def test_audio_recording_plays_as_audio_and_decodes_like_the_file():
+    """A receiver's audio (a real recording, mono WAV) replayed as a radio: the radio says its
+    medium is audio, a radio_source with medium=audio feeds the link's audio receiver, and the
+    frames are those of decoding the file; a graph that expects IQ is refused."""
+    from orbitlink.drivers.radio_source import RadioSource
+    from orbitlink.flowgraphs.graph import link_graph
+    from orbitlink.flowgraphs.links import load_link
+    from orbitlink.flowgraphs.runner import decode_recording, run_graph
+    from orbitlink.flowgraphs.sinks import CollectSink
 
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(48000)
-        w.writeframes(np.zeros(100, np.int16).tobytes())
-    with pytest.raises(RadioError, match="audio"):
-        ReplayRadio(file=str(path)).open()
+    path = str(REPO / "tests" / "data" / "recordings" / "swiatowid-ax25.wav")
+    link = load_link("ax25-afsk1200")
+    want = [p.data for p in decode_recording(open_recording(path), link)]
+    assert len(want) == 2
+    r = ReplayRadio(file=path)
+    r.open()
+    assert r.medium == "audio"
+    r.close()
+    sink = CollectSink()
+    g = link_graph(link, "rx", 48000, "audio", source=RadioSource(
+        driver="replay", device=f"file={path},rate=max", medium="audio"), sinks=[sink])
+    run_graph(g, 1 << 14)
+    assert [p.data for p in sink.items] == want
+    g = link_graph(link, "rx", 48000, "iq", source=RadioSource(
+        driver="replay", device=f"file={path},rate=max"), sinks=[CollectSink()])
+    with pytest.raises(RadioError, match="audio samples, the graph expects iq"):
+        run_graph(g, 1 << 14)
 
 
 def test_radio_source_decodes_like_the_file(tmp_path):

@@ -1,0 +1,393 @@
+"""``orbitlink rx``: a recording standing in for the radio, frames on stdout and on the bus
+(read by the reference subscriber, which imports no orbitlink), stats, events, the control and
+transmit sockets, SIGINT, pass mode, and bad input (issue 12)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import zmq
+
+from orbitlink.flowgraphs.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+REC = REPO / "tests" / "data" / "recordings"
+TLE = str(REPO / "tests" / "data" / "tle" / "iss_flock_2018.tle")
+SUBSCRIBER = REPO / "tools" / "reference_subscriber.py"
+HEADER = struct.Struct("<4sBBHQqd")
+
+
+def _port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def _ep() -> str:
+    return f"tcp://127.0.0.1:{_port()}"
+
+
+class _Proc(subprocess.Popen):
+    """rx in a child process, its stdout and stderr into files (a pipe nobody reads while the
+    test talks to the bus would fill up and hold rx back)."""
+
+    def __init__(self, argv):
+        import tempfile
+
+        self._out = tempfile.TemporaryFile("w+")
+        self._err = tempfile.TemporaryFile("w+")
+        super().__init__(argv, stdout=self._out, stderr=self._err, text=True)
+
+    def communicate(self, input=None, timeout=None):
+        try:
+            self.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            self.wait()
+        out = []
+        for f in (self._out, self._err):
+            f.seek(0)
+            out.append(f.read())
+        return tuple(out)
+
+
+def _rx(*args) -> subprocess.Popen:
+    return _Proc([sys.executable, "-m", "orbitlink.flowgraphs.cli", "rx", *args])
+
+
+class Sub:
+    """A SUB socket reading the bus with struct and json only."""
+
+    def __init__(self, endpoint):
+        self.ctx = zmq.Context()
+        self.s = self.ctx.socket(zmq.SUB)
+        self.s.setsockopt(zmq.SUBSCRIBE, b"")
+        self.s.setsockopt(zmq.LINGER, 0)
+        self.s.connect(endpoint)
+        self.msgs = []
+
+    def read_until_stop(self, timeout=30.0, proc=None):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if not self.s.poll(200):
+                continue
+            topic, header, meta, payload = self.s.recv_multipart()
+            magic, ver, kind, flags, seq, si, t = HEADER.unpack(header)
+            assert magic == b"OLNK" and ver == 1
+            m = json.loads(meta)
+            self.msgs.append((topic.decode(), kind, seq, si, t, m, payload))
+            if kind == 3 and m.get("event") == "stop":
+                return self.msgs
+        why = ""
+        if proc is not None:
+            proc.kill()
+            why = proc.communicate()[1]
+        raise AssertionError(f"no stop event within {timeout} s: {self.msgs[-3:]} {why}")
+
+    def close(self):
+        self.s.close(0)
+        self.ctx.term()
+
+
+@pytest.fixture(scope="module")
+def qpsk_rec(tmp_path_factory):
+    """A QPSK SigMF recording of 12 frames (the link's own transmitter)."""
+    from orbitlink.flowgraphs.encode import encode
+    from orbitlink.flowgraphs.links import load_link
+
+    d = tmp_path_factory.mktemp("rxrec")
+    payloads = [bytes([i]) * 64 for i in range(12)]
+    (d / "p.txt").write_text("".join(p.hex() + "\n" for p in payloads))
+    encode(load_link("qpsk"), str(d / "p.txt"), str(d / "q"))
+    return str(d / "q.sigmf-meta"), payloads
+
+
+def _decode_json(capsys, path, link):
+    assert main(["decode", str(path), "--link", link, "--json"]) == 0
+    return [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+
+
+def test_rx_replays_a_real_recording_to_stdout_and_the_bus(capsys):
+    """A real recording (FM audio of an AX.25 AFSK pass) stands in for the radio: rx prints
+    what decode --json prints, the bus carries the same frames (meta and payload), the start
+    and stop events (the stop event has the final counters), stats, and no sequence gap; the
+    reference subscriber, which imports no orbitlink, reads it all and counts 0 missing."""
+    path = REC / "swiatowid-ax25.wav"
+    want = _decode_json(capsys, path, "ax25-afsk1200")
+    assert len(want) == 2
+    bus = _ep()
+    ref = subprocess.Popen([sys.executable, str(SUBSCRIBER), bus, "--stop-on-event", "stop",
+                            "--timeout", "30"], stdout=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONPATH": ""}, cwd="/")
+    sub = Sub(bus)
+    p = _rx("--link", "ax25-afsk1200", "--hw", "loopback", "--device",
+            f"file={path},rate=max", "--bus", bus, "--nodrop", "--wait-subscribers", "10",
+            "--min-subscribers", "2", "--station", "testsat", "--tx-endpoint", _ep(), "--control-endpoint", _ep())
+    try:
+        msgs = sub.read_until_stop(proc=p)
+        out, err = p.communicate(timeout=30)
+        ref_out, _ = ref.communicate(timeout=30)
+    finally:
+        sub.close()
+        for q in (p, ref):
+            if q.poll() is None:
+                q.kill()
+    assert p.returncode == 0, err
+    assert "Traceback" not in err
+    assert [json.loads(x) for x in out.splitlines()] == want
+    frames = [m for m in msgs if m[1] == 1]
+    assert [m[0] for m in frames] == ["testsat/ax25-afsk1200/frames"] * 2
+    assert [m[6].hex() for m in frames] == [w["hex"] for w in want]
+    for m, w in zip(frames, want):
+        assert {k: v for k, v in w.items() if k != "hex"}.items() <= m[5].items()
+        assert m[3] == w["sample_index"]
+    events = [m[5]["event"] for m in msgs if m[1] == 3]
+    assert events[0] == "start" and events[-1] == "stop"
+    final = msgs[-1][5]["final"]
+    assert final["frames"] == 2 and final["frames_good"] == 2
+    assert final["samples_in"] == 78993 and final["dropped_samples"] == 0
+    assert final["overflows"] == 0 and final["drops"] == {"radio": 0, "queue": 0, "bus": 0}
+    stats = [m[5] for m in msgs if m[1] == 2]
+    assert stats and all("queue" in s and "latency" in s for s in stats)
+    for topic in {m[0] for m in msgs}:  # per topic from 0, no gaps
+        seqs = [m[2] for m in msgs if m[0] == topic]
+        assert seqs == list(range(len(seqs))), topic
+    assert "total: messages=" in ref_out and "missing=0" in ref_out.splitlines()[-1]
+    assert ref_out.count("/frames frame seq=") == 2
+
+
+def test_rx_paced_stats_control_and_transmit_refusal(qpsk_rec):
+    """Paced at real time, looping: stats arrive about once a second with the queue, the
+    latency and the counters; the control socket answers status, retune (a retune event on
+    the bus), set_gain, stop/start (pause and resume) and stop with exit (rx ends, exit 0);
+    a transmit submission is rejected with a reason (rx without --transmit); a malformed
+    control request is answered with an error and counted."""
+    meta, payloads = qpsk_rec
+    bus, ctl, txe = _ep(), _ep(), _ep()
+    sub = Sub(bus)
+    p = _rx("--link", "qpsk", "--hw", "loopback", "--device", f"file={meta},loop=1",
+            "--bus", bus, "--control-endpoint", ctl, "--tx-endpoint", txe)
+    ctx = zmq.Context()
+    d = ctx.socket(zmq.DEALER)
+    d.setsockopt(zmq.LINGER, 0)
+    d.connect(ctl)
+
+    def ask(obj, raw=None):
+        d.send(raw if raw is not None else json.dumps(obj).encode())
+        assert d.poll(10000), f"no answer to {obj}"
+        return json.loads(d.recv())
+
+    try:
+        time.sleep(2.5)
+        st = ask({"request": "status"})
+        assert st["ok"] and st["link"] == "qpsk"
+        assert st["status"]["samples_in"] > 0 and st["status"]["paused"] is False
+        r = ask({"request": "retune", "freq": 437.5e6})
+        assert r["ok"] and r["center_freq"] == 437.5e6
+        assert ask({"request": "status"})["status"]["center_freq"] == 437.5e6
+        r = ask({"request": "retune", "freq": -5})
+        assert not r["ok"] and "positive" in r["error"]
+        assert ask({"request": "set_gain", "gain": 20})["ok"]
+        bad = ask(None, raw=b"\xff\x00 not json")
+        assert bad["ok"] is False
+        assert ask({"request": "stop"})["paused"] is True
+        n0 = ask({"request": "status"})["status"]["samples_in"]
+        time.sleep(0.5)
+        n1 = ask({"request": "status"})["status"]
+        assert n1["samples_in"] == n0 and n1["paused"]
+        assert ask({"request": "start"})["paused"] is False
+        time.sleep(0.5)
+        assert ask({"request": "status"})["status"]["samples_in"] > n0
+        # transmit: refused, with the reason
+        t = ctx.socket(zmq.DEALER)
+        t.setsockopt(zmq.LINGER, 0)
+        t.connect(txe)
+        t.send_multipart([HEADER.pack(b"OLNK", 1, 5, 0, 7, 0, 0.0), b"{}", b"\x01" * 64])
+        assert t.poll(10000)
+        topic, hdr, m, _ = t.recv_multipart()
+        ack = json.loads(m)
+        assert topic == b"station/qpsk/tx-ack" and HEADER.unpack(hdr)[2] == 4
+        assert ack["status"] == "rejected" and "without --transmit" in ack["reason"]
+        assert ack["request_seq"] == 7
+        t.close(0)
+        t0 = time.monotonic()
+        assert ask({"request": "stop", "exit": True})["stopping"] is True
+        msgs = sub.read_until_stop(10, proc=p)
+        out, err = p.communicate(timeout=10)
+        assert time.monotonic() - t0 < 3.0
+    finally:
+        d.close(0)
+        ctx.term()
+        sub.close()
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    events = [m[5] for m in msgs if m[1] == 3]
+    names = [e["event"] for e in events]
+    assert {"retune", "gain", "paused", "resumed"} <= set(names)
+    assert [e["center_freq"] for e in events if e["event"] == "retune"] == [437.5e6]
+    stats = [m[5] for m in msgs if m[1] == 2]
+    assert len(stats) >= 3
+    s = stats[-1]
+    assert s["control"]["malformed"] == 1 and s["transmit"]["valid"] == 1
+    assert s["station"]["tx_rejected"] == 1
+    assert s["dropped_samples"] == 0 and s["overflows"] == 0
+    assert s["latency"]["run_max_ms"] < 500
+    frames = [json.loads(x) for x in out.splitlines()]
+    got = {bytes.fromhex(f["hex"]) for f in frames}
+    assert got == set(payloads)  # the loop played every frame at least once
+    assert all(f["crc_ok"] for f in frames)
+    assert "stopped by control" in err
+
+
+def test_rx_sigint_stops_within_2s_with_the_frames_in_flight(qpsk_rec):
+    meta, payloads = qpsk_rec
+    bus = _ep()
+    sub = Sub(bus)
+    p = _rx("--link", "qpsk", "--hw", "loopback", "--device", f"file={meta},loop=1",
+            "--bus", bus, "--control-endpoint", "none", "--tx-endpoint", "none")
+    try:
+        time.sleep(3.0)
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=10)
+        dt = time.monotonic() - t0
+        msgs = sub.read_until_stop(5, proc=p)
+    finally:
+        sub.close()
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert dt < 2.0, dt
+    assert "Traceback" not in err and "stopped by SIGINT" in err
+    lines = [json.loads(x) for x in out.splitlines()]
+    bus_frames = [m for m in msgs if m[1] == 1]
+    assert len(lines) == len(bus_frames) >= 1  # every frame decoded went out both ways
+    assert msgs[-1][5]["final"]["frames"] == len(lines)
+
+
+def test_rx_overflow_and_gap_events_count_exactly(qpsk_rec):
+    """Injected overflows of the replay radio: the stats and the stop event count them
+    exactly, overflow events are published, and the frames clear of the gaps decode."""
+    meta, payloads = qpsk_rec
+    bus = _ep()
+    sub = Sub(bus)
+    p = _rx("--link", "qpsk", "--hw", "loopback", "--device",
+            f"file={meta},rate=max,overflow_every=200000,gap=5000", "--bus", bus, "--nodrop",
+            "--wait-subscribers", "10", "--control-endpoint", "none", "--tx-endpoint", "none")
+    try:
+        msgs = sub.read_until_stop(proc=p)
+        out, err = p.communicate(timeout=30)
+    finally:
+        sub.close()
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    from orbitlink.drivers.sigmf import open_recording
+
+    n = open_recording(meta).num_samples
+    injected = (n - 1) // 200000
+    final = msgs[-1][5]["final"]
+    assert final["overflows"] == injected
+    assert final["drops"]["radio"] == final["dropped_samples"] == 5000 * injected
+    ev = [m[5] for m in msgs if m[1] == 3 and m[5]["event"] in ("overflow", "gap")]
+    assert sum(e.get("new", 0) for e in ev if e["event"] == "overflow") == injected
+    assert len([e for e in ev if e["event"] == "gap"]) == injected
+    assert len(out.splitlines()) >= len(payloads) - injected
+
+
+def test_rx_pass_mode_waits_for_the_pass_and_corrects_doppler(tmp_path, capsys):
+    """A 2.2 GHz ISS pass (real TLE) simulated by the loopback and kept as a recording from
+    10 deg up; rx --pass next with --min-el 60 reads the recording up to where the satellite
+    rises above 60 deg, corrects the predicted Doppler, decodes the frames of that part, and
+    its stats carry the elevation (>= 60) and the predicted Doppler."""
+    out_dir = tmp_path / "pass"
+    rc = main(["loopback", "--link", "ccsds-concat", "--set", "modulation=qpsk", "--tle", TLE,
+               "--station", "52.0,4.37,10", "--freq", "2.2G", "--start",
+               "2018-05-16T01:00:00Z", "--min-el", "55", "--ebn0", "9", "--out",
+               str(out_dir), "--json"])
+    r = json.loads(capsys.readouterr().out)
+    assert rc == 0 and r["frames_ok"] == r["frames_sent"]
+    meta = next(out_dir.glob("*.sigmf-meta"))
+    bus = _ep()
+    sub = Sub(bus)
+    p = _rx("--link", "ccsds-concat", "--set", "modulation=qpsk", "--hw", "loopback",
+            "--device", f"file={meta},rate=max", "--tle", TLE, "--station", "52.0,4.37,10",
+            "--freq", "2.2G", "--pass", "next", "--min-el", "60", "--bus", bus, "--nodrop",
+            "--wait-subscribers", "10", "--control-endpoint", "none", "--tx-endpoint", "none",
+            "--stats-interval", "0.2")
+    try:
+        msgs = sub.read_until_stop(120, proc=p)
+        out, err = p.communicate(timeout=60)
+    finally:
+        sub.close()
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    assert "pass of" in err and "AOS" in err
+    frames = [json.loads(x) for x in out.splitlines()]
+    good = [f for f in frames if f["crc_ok"]]
+    assert len(good) >= 5
+    # fewer than the recording holds (from 55 deg), all of them right
+    assert len(good) < r["frames_sent"]
+    stats = [m[5] for m in msgs if m[1] == 2]
+    els = [s["pass"]["elevation_deg"] for s in stats if "pass" in s]
+    dops = [s["pass"]["doppler_hz"] for s in stats if "pass" in s]
+    assert els and min(els) >= 59.9 and max(els) > 75
+    assert max(dops) > 10e3 and min(dops) < -10e3  # through the top of the pass
+    assert msgs[-1][5]["final"]["frames_good"] == len(good)
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--link", "qpsk", "--hw", "loopback"], "file=REC"),
+    (["--link", "qpsk", "--hw", "nosuchradio"], "nosuchradio"),
+    (["--link", "nosuchlink", "--hw", "loopback"], "nosuchlink"),
+    (["--link", "qpsk", "--hw", "loopback", "--device", "file=/nonexistent.sigmf-meta"],
+     "nonexistent"),
+    (["--link", "qpsk", "--hw", "loopback", "--tle", TLE], "--station"),
+    (["--link", "qpsk", "--hw", "loopback", "--pass", "next"], "--tle"),
+    (["--link", "qpsk", "--hw", "loopback", "--duration", "-1"], "positive"),
+    (["--link", "qpsk", "--hw", "loopback", "--station", "a/b"], "station name"),
+    (["--link", "qpsk", "--hw", "loopback", "--queue", "0"], "queue"),
+])
+def test_rx_bad_input_one_sentence(capsys, args, words):
+    rc = main(["rx", *args, "--bus", "tcp://127.0.0.1:0"])
+    err = capsys.readouterr().err
+    assert rc != 0 and words in err, err
+    assert "Traceback" not in err
+
+
+def test_rx_refuses_non_loopback_control_without_keys(qpsk_rec, capsys):
+    meta, _ = qpsk_rec
+    rc = main(["rx", "--link", "qpsk", "--hw", "loopback", "--device", f"file={meta},rate=max",
+               "--bus", "tcp://127.0.0.1:0", "--tx-endpoint", "none",
+               "--control-endpoint", "tcp://0.0.0.0:0"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "CURVE" in err and "Traceback" not in err
+
+
+def test_rx_bus_port_in_use_is_one_sentence(qpsk_rec, capsys):
+    meta, _ = qpsk_rec
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.PUB)
+    port = s.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        rc = main(["rx", "--link", "qpsk", "--hw", "loopback", "--device",
+                   f"file={meta},rate=max", "--bus", f"tcp://127.0.0.1:{port}",
+                   "--tx-endpoint", "none", "--control-endpoint", "none"])
+    finally:
+        s.close(0)
+        ctx.term()
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot bind the bus" in err and "Traceback" not in err
