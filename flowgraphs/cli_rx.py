@@ -201,7 +201,27 @@ def cmd_rx(args) -> int:
                         stats_interval_s=args.stats_interval, chunk=chunk,
                         queue_s=args.queue, server_keys=args.server_keys,
                         authorized_keys=args.authorized_keys, pass_info=pass_info)
-    st = Station(link, src, rate, cfg, front=front)
+    transmitter = None
+    if args.transmit or args.tx_freq is not None:
+        from orbitlink.flowgraphs.station import StationTransmitter
+        from orbitlink.flowgraphs.uplink import Uplink
+
+        if not args.transmit:
+            from orbitlink.drivers.radio_sink import TRANSMIT_FLAG_REFUSAL
+
+            raise RxError(f"{TRANSMIT_FLAG_REFUSAL}: add --transmit to send the bus's "
+                          "submissions")
+        tx_freq = args.tx_freq or freq
+        if not tx_freq:
+            raise RxError("--transmit needs the transmit frequency: --tx-freq HZ (or --freq)")
+        if cfg.tx_endpoint is None and args.kiss is None:
+            raise RxError("--transmit needs somewhere the frames to send come from: "
+                          "--tx-endpoint or --kiss")
+        transmitter = StationTransmitter(Uplink(
+            link, args.hw, freq=tx_freq, rate=args.tx_rate or link.samp_rate,
+            gain=args.tx_gain, ppm=args.ppm, device=args.tx_device or args.device or "",
+            transmit=True))
+    st = Station(link, src, rate, cfg, front=front, transmitter=transmitter)
 
     def opened(info):
         for w in info.extra.get("warnings", []):
@@ -305,6 +325,18 @@ def add_parsers(sub) -> None:
                         "them to a non-loopback address; see 'orbitlink keys')")
     p.add_argument("--authorized-keys", default=None, metavar="DIR",
                    help="directory of the public keys of the clients allowed in")
+    p.add_argument("--transmit", action="store_true",
+                   help="send what comes in on the transmit socket (and from KISS clients) "
+                        "as bursts; nothing transmits without it")
+    p.add_argument("--tx-freq", type=_hz, default=None, metavar="HZ",
+                   help="transmit frequency (default: --freq)")
+    p.add_argument("--tx-rate", type=_hz, default=None, metavar="HZ",
+                   help="transmit sample rate (default: the link's)")
+    p.add_argument("--tx-gain", type=float, default=None, metavar="DB",
+                   help="transmit gain (the profile says whether it is required)")
+    p.add_argument("--tx-device", default=None, metavar="ARGS",
+                   help="device arguments of the transmitter (default: --device; the "
+                        "loopback profile transmits into a recording: tx_file=BASE)")
     p.add_argument("--gr-pdu", default=None, metavar="ENDPOINT",
                    help="also send each frame as a PMT PDU for GNU Radio (PUB, e.g. "
                         "tcp://127.0.0.1:5560)")

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 from orbitlink import OrbitlinkError
 
-__all__ = ["Station", "StationConfig", "StationError"]
+__all__ = ["Station", "StationConfig", "StationError", "StationTransmitter"]
 
 log = logging.getLogger("orbitlink.station")
 
@@ -149,7 +149,8 @@ class Station:
         sinks = [self.frames, self.bus]
         self.gr = None
         if cfg.gr_pdu:
-            self.gr = GrPduSink(endpoint=cfg.gr_pdu, nodrop=cfg.nodrop)
+            self.gr = GrPduSink(endpoint=cfg.gr_pdu, nodrop=cfg.nodrop,
+                                wait_subscribers=cfg.wait_subscribers if cfg.nodrop else 0.0)
             sinks.append(self.gr)
         self.kiss = None
         if cfg.kiss_port is not None:
@@ -257,6 +258,8 @@ class Station:
             d["transmit"] = dict(self.txep.counters)
         if self.kiss is not None:
             d["kiss"] = dict(self.kiss.counters)
+        if self.transmitter is not None:
+            d["uplink"] = self.transmitter.counters
         pi = self.cfg.pass_info
         if pi is not None and lv is not None:
             rate = getattr(self.source, "rate", None) or 1.0
@@ -484,6 +487,12 @@ class Station:
         self._last: dict = {}
         self._seen = {"overflows": 0, "queue": 0, "gaps": 0}
         self._open_sockets()
+        if self.transmitter is not None:
+            try:
+                self.transmitter.open()
+            except BaseException:
+                self._close_sockets()
+                raise
         self.live = LiveRun(self.graph, self.cfg.chunk, self.cfg.queue_s,
                             on_open=lambda info: self._opened(info, on_open))
         self._thread = None
@@ -491,6 +500,11 @@ class Station:
             res = self.live.run()
         finally:
             self._stop_service()
+            if self.transmitter is not None:
+                try:  # queued bursts are cancelled (and answered), those in flight waited for
+                    self.transmitter.close()
+                except Exception as e:
+                    log.warning("closing the transmitter: %s", e)
             if not self._final_sent and self.pub is not None:
                 try:  # the graph failed to open: still say so on the bus
                     err = getattr(self.live, "_error", None)
@@ -516,6 +530,65 @@ class Station:
         for k in ("snr_db", "freq_offset_hz"):
             if k in m:
                 self._last[k] = m[k]
+
+
+class StationTransmitter:
+    """What ``rx --transmit`` sends: bus submissions (answered accepted / rejected, then sent
+    with the actual transmit time) and frames from KISS clients, as timed bursts through an
+    :class:`orbitlink.flowgraphs.uplink.Uplink`, serviced by the station's service thread."""
+
+    def __init__(self, uplink):
+        self.up = uplink
+        self._ep = None
+        uplink.on_result = self._result
+
+    def open(self) -> None:
+        self.up.open()
+
+    def _result(self, res, req) -> None:
+        if req is None or self._ep is None:
+            return
+        if res.status == "sent":
+            self._ep.reply(req, "sent", tx_time=res.tx_time, burst=res.index,
+                           freq_offset_hz=res.freq_offset_hz)
+        else:
+            self._ep.reply(req, "rejected", reason=res.reason or res.status, burst=res.index)
+
+    def submit(self, req, ep) -> None:
+        from orbitlink.flowgraphs.uplink import BurstRefused
+
+        self._ep = ep
+        try:
+            res = self.up.submit(req.payload, req.meta.get("tx_time"), tag=req,
+                                 request_seq=req.seq)
+        except BurstRefused:
+            return  # answered through _result
+        ep.reply(req, "accepted", burst=res.index, scheduled_time=res.scheduled_time,
+                 freq_offset_hz=res.freq_offset_hz)
+
+    def submit_bytes(self, payload: bytes) -> None:
+        from orbitlink.flowgraphs.uplink import BurstRefused
+
+        try:
+            self.up.submit(payload)
+        except BurstRefused as e:
+            log.warning("a KISS frame was not sent: %s", e.reason)
+
+    def poll(self, ep) -> None:
+        self._ep = ep if ep is not None else self._ep
+        if self.up._inflight:
+            self.up._collect(0.0)
+        self.up.service()
+
+    def close(self) -> None:
+        try:
+            self.up.stop()
+        finally:
+            self.up.close()
+
+    @property
+    def counters(self) -> dict:
+        return dict(self.up.counters)
 
 
 def _number(v, name: str) -> float:

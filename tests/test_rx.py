@@ -391,3 +391,77 @@ def test_rx_bus_port_in_use_is_one_sentence(qpsk_rec, capsys):
         ctx.term()
     err = capsys.readouterr().err
     assert rc == 2 and "cannot bind the bus" in err and "Traceback" not in err
+
+
+def test_rx_transmit_from_the_bus_and_kiss_clients(tmp_path):
+    """rx --transmit with --kiss: the frames decoded from a real AX.25 recording go to a KISS
+    client as KISS data frames; a frame the client sends and a bus submission are transmitted
+    (the loopback profile writes the bursts into a recording), the submission is answered
+    accepted then sent with its transmit time, and the capture decodes to both frames."""
+    from orbitlink.framing.ax25 import build, ui_frame
+    from orbitlink.framing.kiss import decode_stream, encode as kiss_encode
+
+    path = REC / "swiatowid-ax25.wav"
+    kport, txe, ctl = _port(), _ep(), _ep()
+    cap = tmp_path / "uplink"
+    p = _rx("--link", "ax25-afsk1200", "--hw", "loopback", "--device", f"file={path},loop=1",
+            "--bus", _ep(), "--tx-endpoint", txe, "--control-endpoint", ctl, "--kiss",
+            str(kport), "--transmit", "--tx-freq", "145.9M", "--tx-gain", "0", "--tx-device",
+            f"tx_file={cap}")
+    ctx = zmq.Context()
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                k = socket.create_connection(("127.0.0.1", kport), timeout=1)
+                break
+            except OSError:
+                assert time.monotonic() < deadline and p.poll() is None, p.communicate()
+                time.sleep(0.1)
+        k.settimeout(10)
+        # an AX.25 UI frame from the KISS client, to transmit
+        kiss_frame = build(ui_frame("CQ", "N0CALL", b"orbitlink kiss uplink"))
+        k.sendall(kiss_encode(kiss_frame))
+        got = b""
+        while got.count(b"\xc0") < 4:  # two KISS frames from the recording (loop)
+            got += k.recv(4096)
+        t = ctx.socket(zmq.DEALER)
+        t.setsockopt(zmq.LINGER, 0)
+        t.connect(txe)
+        bus_frame = build(ui_frame("CQ", "N0CALL", b"orbitlink bus uplink"))
+        t.send_multipart([HEADER.pack(b"OLNK", 1, 5, 0, 3, 0, 0.0), b"{}", bus_frame])
+        acks = []
+        while len(acks) < 2:
+            assert t.poll(10000), acks
+            acks.append(json.loads(t.recv_multipart()[2]))
+        assert [a["status"] for a in acks] == ["accepted", "sent"], acks
+        assert acks[1]["tx_time"] > 0 and acks[1]["request_seq"] == 3
+        d = ctx.socket(zmq.DEALER)
+        d.setsockopt(zmq.LINGER, 0)
+        d.connect(ctl)
+        time.sleep(0.5)
+        d.send(json.dumps({"request": "status"}).encode())
+        assert d.poll(10000)
+        st = json.loads(d.recv())["status"]
+        assert st["uplink"]["sent"] == 2 and st["station"]["kiss_tx_frames"] == 1
+        d.send(json.dumps({"request": "stop", "exit": True}).encode())
+        assert d.poll(10000)
+        d.close(0)
+        t.close(0)
+        k.close()
+        out, err = p.communicate(timeout=15)
+    finally:
+        ctx.term()
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
+    frames = decode_stream(got)
+    want = [bytes.fromhex(json.loads(x)["hex"]) for x in out.splitlines()]
+    assert [f.data for f in frames[:2]] == want[:2]
+    from orbitlink.drivers.sigmf import open_recording
+    from orbitlink.flowgraphs.links import load_link
+    from orbitlink.flowgraphs.runner import decode_recording
+
+    sent = [pdu.data for pdu in decode_recording(open_recording(str(cap) + ".sigmf-meta"),
+                                                 load_link("ax25-afsk1200"))]
+    assert sorted(sent) == sorted([kiss_frame, bus_frame])
