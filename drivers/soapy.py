@@ -163,8 +163,9 @@ class SoapyRadio(Radio):
         try:
             dev = S.Device(dict(self.device_args))
         except Exception as e:  # SWIG: RuntimeError("no match"), ValueError, ...
+            why = " ".join(str(e).split())  # drivers' messages span lines (UHD's does)
             raise RadioError(f"no SoapySDR device could be opened with "
-                             f"'{_args_text(self.device_args)}' ({e})") from None
+                             f"'{_args_text(self.device_args)}' ({why})") from None
         self.dev = dev
         self._open = True
         self.driver_key = str(dev.getDriverKey())
