@@ -440,8 +440,9 @@ class Station:
         try:
             self.pub = BusPublisher(cfg.bus, nodrop=cfg.nodrop)
             kw = {}
-            if cfg.server_keys or cfg.authorized_keys:
-                kw = {"server_keys": cfg.server_keys, "authorized_keys": cfg.authorized_keys}
+            if cfg.server_keys or cfg.authorized_keys:  # CURVE, on loopback too
+                kw = {"server_keys": cfg.server_keys, "authorized_keys": cfg.authorized_keys,
+                      "curve": True}
             if cfg.control_endpoint:
                 self.ctrl = ControlEndpoint(cfg.control_endpoint, **kw)
             if cfg.tx_endpoint:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import zmq
+import zmq.auth
 
 from orbitlink.flowgraphs.cli import main
 
@@ -465,3 +466,53 @@ def test_rx_transmit_from_the_bus_and_kiss_clients(tmp_path):
     sent = [pdu.data for pdu in decode_recording(open_recording(str(cap) + ".sigmf-meta"),
                                                  load_link("ax25-afsk1200"))]
     assert sorted(sent) == sorted([kiss_frame, bus_frame])
+
+
+def test_rx_curve_keys_admit_authorised_clients_only(qpsk_rec, tmp_path):
+    """With --server-keys and --authorized-keys (orbitlink keys), the control and transmit
+    sockets speak CURVE: an authorised client is answered, a client with another key pair is
+    never answered, and its refusal is counted (auth_failures) in the stats."""
+    from orbitlink.flowgraphs.bus import make_keys
+
+    meta, _ = qpsk_rec
+    _, server_secret = make_keys(tmp_path / "server", "rx")
+    client_pub, client_secret = make_keys(tmp_path / "clients", "ops")
+    server_pub = zmq.auth.load_certificate(str(tmp_path / "server" / "rx.key"))[0]
+    ctl = _ep()
+    p = _rx("--link", "qpsk", "--hw", "loopback", "--device", f"file={meta},loop=1",
+            "--bus", _ep(), "--control-endpoint", ctl, "--tx-endpoint", _ep(),
+            "--server-keys", server_secret, "--authorized-keys", str(tmp_path / "clients"))
+    ctx = zmq.Context()
+
+    def client(keys):
+        d = ctx.socket(zmq.DEALER)
+        d.setsockopt(zmq.LINGER, 0)
+        d.curve_publickey, d.curve_secretkey = keys
+        d.curve_serverkey = server_pub
+        d.connect(ctl)
+        return d
+
+    try:
+        good = client(zmq.auth.load_certificate(client_secret))
+        bad = client(zmq.curve_keypair())
+        bad.send(json.dumps({"request": "status"}).encode())
+        good.send(json.dumps({"request": "status"}).encode())
+        assert good.poll(15000), p.communicate()
+        st = json.loads(good.recv())
+        assert st["ok"] and st["status"]["samples_in"] >= 0
+        assert not bad.poll(1000)
+        time.sleep(0.3)
+        good.send(json.dumps({"request": "status"}).encode())
+        assert good.poll(10000)
+        st = json.loads(good.recv())["status"]
+        assert st["control"]["auth_failures"] >= 1
+        good.send(json.dumps({"request": "stop", "exit": True}).encode())
+        assert good.poll(10000)
+        good.close(0)
+        bad.close(0)
+        out, err = p.communicate(timeout=15)
+    finally:
+        ctx.term()
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 0, err
