@@ -30,6 +30,8 @@ said about bursts (end of burst acknowledged, underflow, late).
 
 from __future__ import annotations
 
+import bisect
+import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -227,17 +229,33 @@ class GapLog:
         self.keep = int(keep)
         self.total = 0  # samples lost
         self.count = 0  # gaps ever added (the list keeps the last ``keep``)
+        self._sorted: list[tuple[int, int]] = []  # the same gaps by index, for between()
+        self._longest = 0
 
     def add(self, index: int, length: int) -> None:
-        self.gaps.append((int(index), int(length)))
-        self.total += int(length)
+        g = (int(index), int(length))
+        self.gaps.append(g)
+        bisect.insort(self._sorted, g)
+        self._longest = max(self._longest, g[1])
+        self.total += g[1]
         self.count += 1
         if len(self.gaps) > self.keep:
+            for old in self.gaps[: len(self.gaps) - self.keep]:
+                del self._sorted[bisect.bisect_left(self._sorted, old)]
             del self.gaps[: len(self.gaps) - self.keep]
 
     def between(self, lo: float, hi: float) -> list[tuple[int, int]]:
-        """Gaps whose lost samples overlap ``[lo, hi]``."""
-        return [(i, n) for i, n in self.gaps if i - n <= hi and i >= lo]
+        """Gaps whose lost samples overlap ``[lo, hi]``, by index (a search, not a scan: a
+        live run that falls behind adds a gap per chunk it drops)."""
+        s = self._sorted
+        k = bisect.bisect_left(s, (math.ceil(lo), -1))  # the first with index >= lo
+        hit = []
+        stop = hi + self._longest  # past it, no gap starts at or before hi
+        while k < len(s) and s[k][0] <= stop:
+            if s[k][0] - s[k][1] <= hi:
+                hit.append(s[k])
+            k += 1
+        return hit
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,18 +17,17 @@ also searching the stream re-paired one rail later (and both conjugates).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from orbitlink import OrbitlinkError
-from orbitlink.modem.sync import symbol_sync_search
+from orbitlink.modem.sync import symbol_sync_search, symbol_sync_search_all
 from orbitlink.framing._base import BitFramer
 from orbitlink.modem.block import SYM_DTYPE, Block, Pdu, Rate, param, register
 from orbitlink.modem.buffer import StreamBuffer
-from orbitlink.modem.fec.crc import crc16_ccitt
-from orbitlink.modem.modulation import MODULATIONS, Modulation, m2m4
+from orbitlink.modem.fec.crc import crc16_ccitt, crc16_ccitt_rows
+from orbitlink.modem.modulation import MODULATIONS, Modulation
 
 CRCS = ("crc16", "none")
 
@@ -184,34 +183,46 @@ class SyncDeframer(Block):
 
     def _process(self, sym):
         self._buf.append(sym)
-        out = []
         lay = self.layout
         need = lay.nsym + self._extra
         base = self._buf.base
-        while True:
-            last_start = self._buf.end - need  # last position with a whole frame behind it
-            if self._next > last_start:
-                break
-            z = self._buf.view["z"].astype(np.complex128)
-            views = self._views(z)
-            start = self._next - base
-            stop = last_start - base + 1
-            best = None
+        last_start = self._buf.end - need  # last position with a whole frame behind it
+        found = []  # (position in the buffer, rotation, sync errors, view)
+        if self._next <= last_start:
+            # the buffer does not change while it is searched: one conversion, one set of views
+            views = self._views(self._buf.view["z"].astype(np.complex128))
             res = np.zeros(4)
-            for vi, v in enumerate(views):
-                if symbol_sync_search(v, start, stop, self._ref, self._n_corr, self._sync_lab,
-                               self._sync_mask, lay.mod.order, self._phase0, self._labels,
-                               self.params.max_errors, self.params.min_corr, res):
-                    cand = (int(res[0]), int(res[2]), vi, int(res[1]))
-                    if best is None or cand[:2] < best[:2]:
-                        best = cand
-                    stop = min(stop, int(res[0]) + 1)
-            if best is None:
-                self._next = last_start + 1
-                break
-            p, errors, vi, rot = best
-            out.append(self._frame(views[vi], p, rot, errors, vi))
-            self._next = base + p + lay.nsym
+            nxt = self._next
+            if len(views) == 1:  # one view: every frame of the buffer in one compiled loop
+                hits, at = symbol_sync_search_all(
+                    views[0], nxt - base, last_start - base + 1, lay.nsym, self._ref,
+                    self._n_corr, self._sync_lab, self._sync_mask, lay.mod.order,
+                    self._phase0, self._labels, self.params.max_errors, self.params.min_corr)
+                found = [(int(h[0]), int(h[1]), int(h[2]), 0) for h in hits]
+                nxt = base + at
+            while nxt <= last_start:
+                start = nxt - base
+                stop = last_start - base + 1
+                best = None
+                for vi, v in enumerate(views):
+                    if symbol_sync_search(v, start, stop, self._ref, self._n_corr,
+                                          self._sync_lab, self._sync_mask, lay.mod.order,
+                                          self._phase0, self._labels, self.params.max_errors,
+                                          self.params.min_corr, res):
+                        cand = (int(res[0]), int(res[2]), vi, int(res[1]))
+                        if best is None or cand[:2] < best[:2]:
+                            best = cand
+                        stop = min(stop, int(res[0]) + 1)
+                if best is None:
+                    nxt = last_start + 1
+                    break
+                p, errors, vi, rot = best
+                found.append((p, rot, errors, vi))
+                nxt = base + p + lay.nsym
+            self._next = nxt
+            out = self._frames(views, found) if found else []
+        else:
+            out = []
         self._trim()
         return out
 
@@ -222,40 +233,66 @@ class SyncDeframer(Block):
                 self._prev = np.complex128(self._buf.view["z"][drop - 1])
             self._buf.consume(drop)
 
-    def _frame(self, view, p, rot, errors, vi):
+    def _frames(self, views, found):
+        """The frames at ``found`` [(position in the buffer, rotation, sync errors, view)],
+        decoded together: derotation, blind Es/N0 (M2M4), hard decisions, CRC."""
         prm, lay = self.params, self.layout
         mod = lay.mod
-        f = view[p: p + lay.nsym] * np.exp(-2j * np.pi * rot / mod.order)
-        s, nv = m2m4(f)
-        llr = mod.demap(f, math.sqrt(s), nv)
-        bits = (llr > 0).astype(np.uint8)
+        nsym = lay.nsym
+        pos = np.array([f[0] for f in found], np.int64)
+        rot = np.array([f[1] for f in found], np.int64)
+        vis = np.array([f[3] for f in found], np.int64)
+        idx = pos[:, None] + np.arange(nsym)
+        f = np.empty((len(found), nsym), np.complex128)
+        for vi in np.unique(vis):
+            sel = vis == vi
+            f[sel] = views[vi][idx[sel]]
+        f *= np.exp(-2j * np.pi * rot / mod.order)[:, None]
+        # M2M4 per frame (as modulation.m2m4)
+        pw = np.abs(f) ** 2
+        m2 = pw.mean(axis=1)
+        m4 = (pw * pw).mean(axis=1)
+        sig = np.sqrt(np.maximum(2 * m2 * m2 - m4, 0.0))
+        nv = np.maximum(m2 - sig, 1e-6 * m2 + 1e-30)
+        # hard decisions: the sign of the max-log LLR does not depend on the (positive)
+        # amplitude and noise; a frame whose amplitude estimate is 0 has all-zero LLRs
+        bits = (mod.demap(f.ravel(), 1.0, 1.0) > 0).reshape(len(found), -1)
+        bits[sig <= 0] = False
         nsync = len(lay.sync_bits)
-        pay_bits = bits[nsync: nsync + 8 * prm.payload_len]
-        payload = np.packbits(pay_bits).tobytes()
+        npay = 8 * prm.payload_len
+        payloads = np.packbits(bits[:, nsync: nsync + npay], axis=1)
         if prm.crc == "crc16":
-            cb = bits[nsync + 8 * prm.payload_len: nsync + 8 * prm.payload_len + 16]
-            rx_crc = int(np.packbits(cb).view(">u2")[0])
-            crc_ok = rx_crc == crc16_ccitt(payload)
+            cb = np.packbits(bits[:, nsync + npay: nsync + npay + 16], axis=1).astype(np.int64)
+            crc_ok = ((cb[:, 0] << 8) | cb[:, 1]) == crc16_ccitt_rows(payloads)
         else:
-            crc_ok = True
-        rec = self._buf.view[p: p + lay.nsym]
-        t0 = float(rec["t"][0])
-        sidx = int(round(t0))
-        meta = {
-            "sample_index": sidx,
-            "symbol_index": int(self._buf.base + p),
-            "time_s": round(sidx / prm.samp_rate, 9),
-            "snr_db": round(10 * math.log10(max(s, 1e-30) / nv), 2),
-            "freq_offset_hz": round(float(np.mean(rec["f"].astype(np.float64))) * prm.samp_rate, 3),
-            "crc_ok": bool(crc_ok),
-            "sync_errors": int(errors),
-            "rotation_deg": round(360.0 * rot / mod.order, 3),
-        }
-        if vi in (1, 3):
-            meta["conjugate"] = True  # OQPSK: Q rail inverted
-        if vi >= 2:
-            meta["repaired"] = True  # OQPSK: I/Q pairing shifted by half a symbol
-        return Pdu(payload, meta)
+            crc_ok = np.ones(len(found), bool)
+        rec = self._buf.view
+        t0 = rec["t"][pos].tolist()
+        fo = (rec["f"][idx].astype(np.float64).mean(axis=1) * prm.samp_rate).tolist()
+        snr = (10 * np.log10(np.maximum(sig, 1e-30) / nv)).tolist()
+        ok = crc_ok.tolist()
+        base = self._buf.base
+        rate = prm.samp_rate
+        order = mod.order
+        out = []
+        for i, (p, r, errors, vi) in enumerate(found):
+            sidx = int(round(t0[i]))
+            meta = {
+                "sample_index": sidx,
+                "symbol_index": base + p,
+                "time_s": round(sidx / rate, 9),
+                "snr_db": round(snr[i], 2),
+                "freq_offset_hz": round(fo[i], 3),
+                "crc_ok": bool(ok[i]),
+                "sync_errors": errors,
+                "rotation_deg": round(360.0 * r / order, 3),
+            }
+            if vi in (1, 3):
+                meta["conjugate"] = True  # OQPSK: Q rail inverted
+            if vi >= 2:
+                meta["repaired"] = True  # OQPSK: I/Q pairing shifted by half a symbol
+            out.append(Pdu(payloads[i].tobytes(), meta))
+        return out
 
     @classmethod
     def example(cls, rng):

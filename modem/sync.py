@@ -97,6 +97,28 @@ def symbol_sync_search(z: np.ndarray, start: int, stop: int, ref: np.ndarray, n_
               max_errors, min_corr, result)
 
 
+def symbol_sync_search_all(z: np.ndarray, start: int, stop: int, step: int, ref: np.ndarray,
+                           n_corr: int, sync_lab: np.ndarray, sync_mask: np.ndarray,
+                           order: int, phase0: float, labels: np.ndarray, max_errors: int,
+                           min_corr: float) -> tuple[np.ndarray, int]:
+    """Every frame of a stream of PSK symbols, one after the other: the first sync word in
+    ``[start, stop)`` (as :func:`symbol_sync_search`), then the first at or after its position
+    plus ``step`` (the frame's length in symbols), and so on, in one compiled loop.
+
+    Returns ``(found, next)``: ``found`` float64 of shape (n, 4), a row ``[p, rotation,
+    errors, correlation]`` per frame; ``next`` the position where a further search starts
+    (the last frame's position plus ``step``, or ``stop`` when no further sync word is
+    there)."""
+    from orbitlink.modem._kernels.psk import sync_search_all as _k
+
+    cap = max(0, (stop - start - 1) // max(1, step) + 1)
+    found = np.empty((cap, 4))
+    state = np.zeros(1, np.int64)
+    n = _k(z, start, stop, step, ref, n_corr, sync_lab, sync_mask, order, phase0, labels,
+           max_errors, min_corr, found, state)
+    return found[:n], int(state[0])
+
+
 def distributed_sync_search(llr: np.ndarray, start: int, stop: int, sync: np.ndarray,
                             step: int, max_errors: int, result: np.ndarray) -> int:
     """First position ``p`` in ``[start, stop)`` where the soft bits ``llr[p + j * step]``

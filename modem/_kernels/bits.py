@@ -54,3 +54,15 @@ def phase_accumulate(x, k, state, out):
         out[i] = ph
     state[0] = ph
     return x.shape[0]
+
+
+@njit(cache=True, nogil=True)
+def crc16_msb_rows(data, init, table, out):
+    """CRC-16, MSB first (table of :func:`orbitlink.modem.fec.crc._table16`), of every row of
+    ``data`` (uint8[:, :]); ``out[i]`` (int64) receives row i's register, no final XOR."""
+    for i in range(data.shape[0]):
+        c = init
+        for j in range(data.shape[1]):
+            c = ((c << 8) & 0xFFFF) ^ table[((c >> 8) ^ data[i, j]) & 0xFF]
+        out[i] = c
+    return data.shape[0]

@@ -536,3 +536,28 @@ def sync_search(z, start, stop, ref, n_corr, sync_lab, sync_mask, order, phase0,
             result[3] = rho
             return 1
     return 0
+
+
+@njit(cache=True, nogil=True)
+def sync_search_all(z, start, stop, step, ref, n_corr, sync_lab, sync_mask, order, phase0,
+                    labels, max_errors, min_corr, found, state):
+    """Every frame in turn: the first sync word at or after ``start`` (as :func:`sync_search`,
+    positions before ``stop``), then the first at or after it plus ``step`` (the frame's
+    length), and so on. ``found[i]`` receives [p, rotation, errors, corr] of frame i (room for
+    ``(stop - start - 1) // step + 1`` frames); ``state[0]`` the next position to examine (the
+    last frame's end, or ``stop`` when no further sync word is there). Returns the number of
+    frames found."""
+    res = np.zeros(4)
+    k = 0
+    p = start
+    while p < stop:
+        if not sync_search(z, p, stop, ref, n_corr, sync_lab, sync_mask, order, phase0, labels,
+                           max_errors, min_corr, res):
+            p = stop
+            break
+        for j in range(4):
+            found[k, j] = res[j]
+        k += 1
+        p = int(res[0]) + step
+    state[0] = p
+    return k

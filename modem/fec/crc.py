@@ -83,6 +83,24 @@ def crc16_ccitt(data: bytes, init: int = 0xFFFF) -> int:
     return c
 
 
+_T1021_ARRAY = np.array(_T1021, np.int64)
+
+
+def crc16_ccitt_rows(rows: np.ndarray, init: int = 0xFFFF) -> np.ndarray:
+    """CRC-16/CCITT-FALSE of every row of a 2-D uint8 array (one message a row, all of the
+    same length), as an int64 array: ``crc16_ccitt(rows[i].tobytes())`` for each ``i``, in
+    one compiled loop (a deframer checks all the frames of a chunk at once)."""
+    rows = np.asarray(rows)
+    if rows.dtype != np.uint8 or rows.ndim != 2:
+        raise TypeError(f"crc16_ccitt_rows needs a 2-D uint8 array, not {rows.dtype} with "
+                        f"{rows.ndim} dimensions")
+    from orbitlink.modem._kernels.bits import crc16_msb_rows
+
+    out = np.empty(rows.shape[0], np.int64)
+    crc16_msb_rows(np.ascontiguousarray(rows), int(init) & 0xFFFF, _T1021_ARRAY, out)
+    return out
+
+
 def _check_value(value, bits: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{what}: value must be an int, not {type(value).__name__}")
