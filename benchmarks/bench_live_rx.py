@@ -271,11 +271,17 @@ def run_rate(path: Path, sig: dict, rate: float, a, serial: str) -> dict:
         "cpu_reader_pct": round(100 * cpu["reader_s"] / wall, 1),
         "cpu_processing_pct": round(100 * proc_s / wall, 1),
     }
-    row["ok"] = (row["queue_dropped_samples"] == 0 and row["radio_overflows"] == 0
-                 and row["radio_dropped_samples"] == 0 and row["filled_samples"] == 0
-                 and row["reader_max_lag_ms"] <= a.max_lag_ms
-                 and row["samples_in"] == int(round(a.seconds * rate))
-                 and row["frames_matched"] == exp and row["frames_duplicated"] == 0)
+    checks = {
+        "queue drops": row["queue_dropped_samples"] == 0,
+        "radio overflows": row["radio_overflows"] == 0,
+        "radio drops": row["radio_dropped_samples"] == 0 and row["filled_samples"] == 0,
+        f"lag over {a.max_lag_ms:g} ms": row["reader_max_lag_ms"] <= a.max_lag_ms,
+        "samples missing": row["samples_in"] == int(round(a.seconds * rate)),
+        "frames missing": row["frames_matched"] == exp,
+        "frames duplicated": row["frames_duplicated"] == 0,
+    }
+    row["failed"] = [k for k, good in checks.items() if not good]
+    row["ok"] = not row["failed"]
     return row
 
 
@@ -348,7 +354,8 @@ def main(argv=None) -> int:
               f"{row['frames_matched']}/{row['frames_expected']} (crc ok {row['frames_crc_ok']}"
               f", out {row['frames_out']}), CPU {row['cpu_process_pct']}% (reader "
               f"{row['cpu_reader_pct']}%, processing {row['cpu_processing_pct']}%) "
-              f"{'OK' if row['ok'] else 'FAIL'}", file=log, flush=True)
+              f"{'OK' if row['ok'] else 'FAIL: ' + ', '.join(row['failed'])}", file=log,
+              flush=True)
     doc = {"benchmark": "live_rx", "link": "qpsk", "sps": SPS, "esn0_db": a.esn0,
            "device": "orbitfake rate=realtime loop=1" + (f" mtu={a.mtu}" if a.mtu else ""),
            "file": str(path), "file_samples": sig["nsamp"], "frames_per_loop": len(sig["starts"]),
