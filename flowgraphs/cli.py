@@ -200,6 +200,37 @@ def cmd_encode(args) -> int:
 # decode
 
 
+def add_freq_knowledge(p) -> None:
+    """``--freq-offset`` and ``--doppler-file`` (decode, rx)."""
+    p.add_argument("--freq-offset", type=float, default=None, metavar="HZ",
+                   help="the carrier is this far from nominal (measured elsewhere): removed "
+                        "before the receiver (IQ)")
+    p.add_argument("--doppler-file", default=None, metavar="FILE",
+                   help="a Doppler table from another tool, one 'UNIX-time frequency-Hz' pair "
+                        "a line (gr-satellites' format): removed before the receiver (IQ)")
+
+
+def _outside_freq_front(args, rec, link, medium, doppler_too: bool) -> list:
+    """``--freq-offset`` / ``--doppler-file``: frequency knowledge from outside."""
+    from orbitlink.flowgraphs import freqknow
+
+    if args.doppler_file and doppler_too:
+        raise freqknow.FreqKnowledgeError("--doppler-file and --tle/--doppler are two sources "
+                                          "of Doppler; give one")
+    if args.freq_offset is None and args.doppler_file is None:
+        return []
+    t0 = None
+    if args.doppler_file:
+        from orbitlink.modem import orbit
+
+        t0 = orbit.parse_time(args.start) if args.start else (
+            orbit.parse_time(rec.datetime) if rec.datetime else None)
+    dur = rec.num_samples / rec.samp_rate if rec.num_samples else None
+    return freqknow.front(link, rec.samp_rate, medium, freq_offset=args.freq_offset,
+                          doppler_file=args.doppler_file, t0=t0, name=rec.name,
+                          duration_s=dur)
+
+
 def _decode_doppler_front(args, rec, link, medium) -> list:
     """The Doppler blocks ``decode`` puts before the receiver (``--tle``/``--doppler``)."""
     from orbitlink.flowgraphs import passes
@@ -324,6 +355,7 @@ def cmd_decode(args) -> int:
     link = load_link(name, _overrides(args.set))
     medium = getattr(rec, "kind", "iq")
     front = _decode_doppler_front(args, rec, link, medium)
+    front = _outside_freq_front(args, rec, link, medium, bool(front)) + front
     g = link_graph(link, "rx", rec.samp_rate, medium, front=front,
                    source=RecordingSource(medium=medium, rec=rec), sinks=_frame_sinks(args))
     return _run_frames_graph(g, args, "decode", f"link {link.name}")
@@ -575,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="time of the first sample (default: the recording's core:datetime)")
     p.add_argument("--time-offset", type=float, default=0.0, metavar="S",
                    help="add this to the recording's timestamps (a known clock error)")
+    add_freq_knowledge(p)
     p.add_argument("--kiss", default=None, metavar="FILE.kiss",
                    help="also write the frames that pass their check to a KISS file")
     p.add_argument("--strict", action="store_true",

@@ -187,6 +187,25 @@ def cmd_rx(args) -> int:
     # reads of about 50 ms of signal (at most 2^14 samples): a frame is not held back long
     # by a read or a chunk filling up at low rates
     chunk = args.chunk or int(min(1 << 14, max(256, rate * 0.05)))
+    if args.freq_offset is not None or args.doppler_file:
+        from orbitlink.flowgraphs import freqknow
+
+        if args.doppler_file and args.tle:
+            raise RxError("--doppler-file and --tle are two sources of Doppler; give one")
+        t0 = None
+        if args.doppler_file:
+            from orbitlink.modem import orbit
+
+            if facts:
+                if not facts.get("datetime"):
+                    raise RxError(f"{facts['name']}: the recording has no core:datetime, so "
+                                  "where it sits in the Doppler table is unknown")
+                t0 = orbit.parse_time(facts["datetime"]) + skip_s
+            else:
+                t0 = time.time()
+        front = freqknow.front(link, rate, medium, freq_offset=args.freq_offset,
+                               doppler_file=args.doppler_file, t0=t0,
+                               name=facts.get("name", args.hw)) + front
     src = RadioSource(profile=args.hw, device=args.device or "", read_size=chunk,
                       samp_rate=0.0 if facts else rate, freq=0.0 if facts and not args.freq
                       else freq, gain=-1000.0 if args.gain is None else args.gain,
@@ -307,6 +326,9 @@ def add_parsers(sub) -> None:
                    help="wait for this pass and receive it from AOS to LOS")
     p.add_argument("--min-el", type=float, default=0.0, metavar="DEG",
                    help="elevation mask of the pass (default 0)")
+    from orbitlink.flowgraphs.cli import add_freq_knowledge
+
+    add_freq_knowledge(p)
     p.add_argument("--bus", default=DEFAULT_BUS, metavar="ENDPOINT",
                    help=f"the bus's PUB socket (default {DEFAULT_BUS})")
     p.add_argument("--nodrop", action="store_true",

@@ -51,7 +51,7 @@ from orbitlink.modem.filters import loop_gains, lowpass
 
 __all__ = ["AnalyticDoppler", "DopplerError", "DopplerNcoParams", "DopplerCorrector",
            "DopplerPrecompensator", "DopplerTracker", "DopplerTrackerParams", "GridPhase",
-           "GRID_BLOCK", "precompensate_burst", "unix_time"]
+           "GRID_BLOCK", "TableDoppler", "precompensate_burst", "unix_time"]
 
 #: grid points per predictor call (calls are aligned on multiples of this many grid points)
 GRID_BLOCK = 256
@@ -98,6 +98,51 @@ class AnalyticDoppler:
     def __repr__(self):
         return (f"AnalyticDoppler(amplitude_hz={self.amplitude_hz!r}, tca_unix={self.tca_unix!r},"
                 f" width_s={self.width_s!r})")
+
+
+class TableDoppler:
+    """A Doppler curve from a table of ``(UNIX time, Hz)`` points (another tool's prediction or
+    measurement, e.g. a gr-satellites Doppler correction file), linearly interpolated between
+    the points and held at the first/last value outside them.
+
+    ``times`` must be finite and strictly increasing, ``freqs`` finite; at least one point.
+    """
+
+    def __init__(self, times, freqs, source: str = "table"):
+        t = np.asarray(times, np.float64).ravel()
+        f = np.asarray(freqs, np.float64).ravel()
+        if len(t) == 0 or len(t) != len(f):
+            raise ValueError(f"{source}: a Doppler table needs as many times as frequencies, "
+                             "and at least one of each")
+        if not (np.all(np.isfinite(t)) and np.all(np.isfinite(f))):
+            raise ValueError(f"{source}: the Doppler table has a value that is not a finite "
+                             "number")
+        if len(t) > 1 and not np.all(np.diff(t) > 0):
+            i = int(np.argmax(np.diff(t) <= 0))
+            raise ValueError(f"{source}: the times must increase (point {i + 2} is at "
+                             f"{t[i + 1]:.6f}, not after {t[i]:.6f})")
+        self.times, self.freqs, self.source = t, f, source
+        # the slope of each segment (held flat outside)
+        self._slope = np.diff(f) / np.diff(t) if len(t) > 1 else np.zeros(0)
+
+    def __call__(self, t_unix):
+        return np.interp(np.asarray(t_unix, np.float64), self.times, self.freqs)
+
+    def rate(self, t_unix):
+        """Doppler rate in Hz/s (the slope of the segment; 0 outside the table)."""
+        t = np.asarray(t_unix, np.float64)
+        if len(self.times) < 2:
+            return np.zeros_like(t)
+        i = np.clip(np.searchsorted(self.times, t, side="right") - 1, 0, len(self._slope) - 1)
+        inside = (t >= self.times[0]) & (t <= self.times[-1])
+        return np.where(inside, self._slope[i], 0.0)
+
+    @property
+    def span(self) -> tuple[float, float]:
+        return float(self.times[0]), float(self.times[-1])
+
+    def __repr__(self):
+        return f"TableDoppler({len(self.times)} points from {self.source})"
 
 
 def unix_time(value) -> float:
