@@ -473,6 +473,19 @@ def parse_link(doc, where: str) -> Link:
     )
     if link.family == "fsk":
         _check(not diff, where, "'differential' applies to PSK links only")
+        # the modulation decides the receiver's pulse: a Gaussian one needs its BT, and a
+        # rectangular one has none (else --set modulation=gmsk would change nothing)
+        if link.modulation in ("gfsk", "gmsk"):
+            _check(link.bt > 0, where, f"modulation {link.modulation} needs the Gaussian "
+                   "filter's 'bt' (e.g. --set bt=0.5)")
+        elif link.bt > 0:
+            _check(False, where, f"'bt' applies to gfsk and gmsk, not to {link.modulation} "
+                   "(set modulation=gfsk or gmsk, or remove bt)")
+        if link.modulation == "gmsk":
+            h = 2 * link.fsk_deviation / link.symbol_rate
+            _check(abs(h - 0.5) < 1e-6, where, f"modulation gmsk has a modulation index of "
+                   f"1/2; this link's deviation makes it {h:.3g} (use gfsk, or remove "
+                   "'deviation'/'mod_index')")
     rx_fields = {f.name for f in dataclasses.fields(link.demod_params_cls())} | {"coherent"}
     fixed = {"modulation", "symbol_rate", "samp_rate", "alpha", "input", "kind", "mark", "space",
              "bt"}
