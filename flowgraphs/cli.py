@@ -200,6 +200,15 @@ def cmd_encode(args) -> int:
 # decode
 
 
+def _with_rate(overrides: dict, samp_rate) -> dict:
+    """The link's sample rate is the recording's (so that ``--set baud=X`` is checked against
+    the rate the signal has, not the link file's), unless ``--set samp_rate`` says otherwise."""
+    o = dict(overrides or {})
+    if samp_rate and not any(k.split(".")[-1] == "samp_rate" for k in o):
+        o["samp_rate"] = repr(float(samp_rate))
+    return o
+
+
 def add_freq_knowledge(p) -> None:
     """``--freq-offset`` and ``--doppler-file`` (decode, rx)."""
     p.add_argument("--freq-offset", type=float, default=None, metavar="HZ",
@@ -352,7 +361,7 @@ def cmd_decode(args) -> int:
     if not name:
         return _err(f"{rec.name}: the recording does not say which link it carries; "
                     f"give --link (see 'orbitlink links')")
-    link = load_link(name, _overrides(args.set))
+    link = load_link(name, _with_rate(_overrides(args.set), rec.samp_rate))
     medium = getattr(rec, "kind", "iq")
     front = _decode_doppler_front(args, rec, link, medium)
     front = _outside_freq_front(args, rec, link, medium, bool(front)) + front

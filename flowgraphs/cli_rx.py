@@ -68,8 +68,7 @@ def _recording_facts(profile, device: str) -> dict:
     args = parse_device_args(device)
     f = args.get("file")
     if not f:
-        raise RxError(f"--hw {profile.name}: give the recording that stands in for the radio: "
-                      "--device file=REC.sigmf-meta[,rate=max]")
+        return {"missing": True}
     from orbitlink.drivers.files import open_input
 
     rec = open_input(f, args.get("format"), float(args["samp_rate"]) if args.get("samp_rate")
@@ -140,10 +139,16 @@ def cmd_rx(args) -> int:
                       "seconds")
     if not (args.queue > 0 and math.isfinite(args.queue) and args.queue <= 60):
         raise RxError(f"--queue {args.queue:g} s: the queue holds 0 to 60 s of signal")
-    link = load_link(args.link, _overrides(args.set))
     prof = load_profile(args.hw)
     facts = _recording_facts(prof, args.device or "")
     medium = facts.get("medium", "iq")
+    from orbitlink.flowgraphs.cli import _with_rate
+
+    link = load_link(args.link, _with_rate(_overrides(args.set),
+                                           args.rate or facts.get("samp_rate")))
+    if facts.get("missing"):
+        raise RxError(f"--hw {prof.name}: give the recording that stands in for the radio: "
+                      "--device file=REC.sigmf-meta[,rate=max]")
     rate = args.rate or facts.get("samp_rate") or link.samp_rate
     freq = args.freq or facts.get("center_freq") or 0.0
 
