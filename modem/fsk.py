@@ -379,6 +379,10 @@ class FskClockRecoveryParams:
     llr_max: float = param(50.0, "Soft-bit magnitude limit", lo=0.0, lo_open=True)
     ted_gain: float = param(2.0, "Gardner detector gain assumed for the loop design",
                             lo=0.01, hi=100.0)
+    reacquire: bool = param(True, "Re-acquire per burst: a symbol SNR rising above 7 dB is a "
+                            "burst; its clock rate restarts from the last burst's and the timing "
+                            "loop runs 3x wider for 256 symbols; between bursts the rate leaks "
+                            "back to the last burst's (noise does not walk it away)")
 
 
 @register
@@ -428,6 +432,7 @@ class FskClockRecovery(Block):
         prm[K.CP_GENV] = p.env_decay
         prm[K.CP_LLRMAX] = p.llr_max
         prm[K.CP_DC] = 1.0 if p.track_dc else 0.0
+        prm[K.CP_REACQ] = 1.0 if p.reacquire else 0.0
         self._prm = prm
         st = np.zeros(K.CR_NSTATE)
         st[K.CR_PER] = p.sps
@@ -735,7 +740,7 @@ class GmskCoherentDemodulator(Block):
         self._prev = np.zeros(1, np.complex64)
         self.clock = FskClockRecovery(sps=sps, window=0.8 if p.bt > 0 else 1.0,
                                       timing_bw=p.timing_bw, max_dev=p.clock_tolerance,
-                                      amp_gain=p.amp_gain)
+                                      amp_gain=p.amp_gain, reacquire=False)
         # clock time t -> centre of the frequency pulse in IQ samples, + half a symbol
         self._shift = self._CR_TO_IQ - (ntaps - 1) / 2 + 0.5 * sps
         self._c0, self._half_span = laurent_c0(p.bt, 256)

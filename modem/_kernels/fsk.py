@@ -224,8 +224,8 @@ def afsk_disc(x, n0, fc_norm, mh, taps, decim, prev, gain, out):
 # decision-directed DC / amplitude / noise tracking, Gardner timing with a PI loop.
 
 CR_T, CR_PER, CR_D, CR_A, CR_VAR, CR_YP, CR_K, CR_HI, CR_LO, CR_ACC, CR_RUN, CR_KS, \
-    CR_BIG, CR_Q0, CR_QH, CR_MP, CR_SJ = range(17)
-CR_NSTATE = 17
+    CR_BIG, CR_Q0, CR_QH, CR_MP, CR_SJ, CR_LK, CR_ANCHOR, CR_QM = range(20)
+CR_NSTATE = 20
 
 #: half-symbol hang-up detector: leak of the mean |difference| of consecutive samples at the
 #: symbol instants and half-way, ratio that triggers a half-symbol jump, symbols between jumps
@@ -233,8 +233,22 @@ HANG_LEAK = 1.0 / 32.0
 HANG_RATIO = 1.5
 HANG_HOLD = 64.0
 
-#: symbols of wider timing loop at the start (pull-in of clock offsets)
+#: symbols of wider timing loop at the start and after every lock (pull-in of clock offsets)
 GEAR_SYMBOLS = 256.0
+
+#: burst detector on the tracked symbol SNR (a^2 / var): locked above LOCK_SNR, unlocked below
+#: UNLOCK_SNR (FM noise without a signal sits near 2.5). In noise the clock-rate integrator
+#: random-walks (to a rail after a few thousand symbols), and a burst would start a percent
+#: off: at every lock the rate restarts from where the last lock left it (the nominal rate before
+#: the first) and the timing loop runs GEAR x wider for GEAR_SYMBOLS symbols (re-acquisition per
+#: burst). Weak signals that never lock are tracked as before.
+LOCK_SNR = 5.0
+UNLOCK_SNR = 4.0
+GEAR = 3.0
+#: unlocked, the rate leaks back to the anchor at this rate per symbol: in noise its random walk
+#: stays within a few 0.1 %, while a weak signal with a clock offset still pulls it (the leak
+#: costs a timing error of a few hundredths of a symbol at 0.5 %)
+ANCHOR_LEAK = 1.0 / 512.0
 
 #: symbols in a row far above the tracked level that restart the level acquisition
 BIG_RESTART = 4.0
@@ -243,8 +257,8 @@ BIG_RESTART = 4.0
 RUN_RESCUE = 48.0
 
 CP_SPS, CP_W, CP_KP, CP_KI, CP_PMIN, CP_PMAX, CP_GD, CP_GA, CP_GV, CP_NACQ, CP_GENV, \
-    CP_LLRMAX, CP_DC = range(13)
-CP_N = 13
+    CP_LLRMAX, CP_DC, CP_REACQ = range(14)
+CP_N = 14
 
 
 @njit(cache=True, nogil=True)
@@ -285,6 +299,7 @@ def clock_recovery(c, base, state, prm, out_llr, out_t, out_d):
     genv = prm[CP_GENV]
     llrmax = prm[CP_LLRMAX]
     track_dc = prm[CP_DC] != 0.0
+    reacq = prm[CP_REACQ] != 0.0
     hw = 0.5 * w
     inv_w = 1.0 / w
 
@@ -304,6 +319,10 @@ def clock_recovery(c, base, state, prm, out_llr, out_t, out_d):
     qh = state[CR_QH]
     mp = state[CR_MP]
     sj = state[CR_SJ]
+    lk = state[CR_LK]  # symbols since lock (0: unlocked)
+    anchor = state[CR_ANCHOR]  # the rate to restart from at a lock (0: the nominal one)
+    if anchor == 0.0:
+        anchor = prm[CP_SPS]
     last = base + c.shape[0] - 1  # last boundary index available
     nout = 0
     while math.floor(t + hw) + 1 <= last:
@@ -410,9 +429,22 @@ def clock_recovery(c, base, state, prm, out_llr, out_t, out_d):
         mp = m
         k += 1.0
         ks += 1.0
-        # gear shift: a 3x wider timing loop for the first GEAR_SYMBOLS symbols (pull-in)
-        gs = 3.0 if k <= GEAR_SYMBOLS else 1.0
-        per += gs * gs * ki * e
+        # burst (lock) detector with hysteresis on the tracked SNR
+        if lk > 0.0:
+            if var > 0.0 and a * a < UNLOCK_SNR * var:
+                lk = 0.0
+                anchor = per
+            else:
+                lk += 1.0
+        elif reacq and var > 0.0 and a * a > LOCK_SNR * var and ks > nacq:
+            lk = 1.0
+            per = anchor
+        # gear shift: a wider timing loop (proportional path) for the first GEAR_SYMBOLS symbols
+        # of the stream and of every lock
+        gs = GEAR if (k <= GEAR_SYMBOLS or (lk > 0.0 and lk <= GEAR_SYMBOLS)) else 1.0
+        per += (gs * gs if k <= GEAR_SYMBOLS else 1.0) * ki * e
+        if reacq and lk == 0.0:  # unlocked: a leak back to the anchor bounds the noise's random walk
+            per += ANCHOR_LEAK * (anchor - per)
         if per < pmin:
             per = pmin
         elif per > pmax:
@@ -436,6 +468,8 @@ def clock_recovery(c, base, state, prm, out_llr, out_t, out_d):
     state[CR_QH] = qh
     state[CR_MP] = mp
     state[CR_SJ] = sj
+    state[CR_LK] = lk
+    state[CR_ANCHOR] = anchor
     return nout
 
 
