@@ -397,10 +397,19 @@ class SymbolSyncParams:
     damping: float = param(0.707, "Loop damping factor", lo=0.1, hi=5.0)
     freq_gain: float = param(0.0, "Gain of the M-th power frequency detector on the PLL's "
                              "frequency (0 = off; ignored for OQPSK)", lo=0.0, hi=0.2)
-    max_dev: float = param(0.005, "Largest symbol-period deviation tracked (0.005 = 5000 ppm)",
+    max_dev: float = param(0.02, "Largest symbol-period deviation tracked (0.02 = 2 %)",
                            lo=0.0, hi=0.2, lo_open=True)
     ted_gain: float = param(2.0, "Gardner detector gain assumed for the loop design",
                             lo=0.01, hi=100.0)
+    gear: float = param(8.0, "Timing-loop bandwidth at a (re)start of the loops, relative to "
+                        "timing_bw; it narrows linearly to timing_bw over gear_symbols (1 = no "
+                        "gear shift)", lo=1.0, hi=16.0)
+    gear_symbols: int = param(1024, "Symbols over which the timing loop narrows after a "
+                              "(re)start", unit="symbols", lo=0, hi=1 << 20)
+    reacquire: bool = param(True, "Re-acquire per burst: when a carrier lock begins (the mean "
+                            "of Re(u^M) over ~64 symbols rises above 0.5), the symbol rate "
+                            "restarts from where the last lock left it and the timing loop "
+                            "shifts gear again (not for OQPSK)")
 
 
 @register
@@ -453,6 +462,9 @@ class SymbolSync(Block):
         prm[K.SP_HALF] = self._K
         prm[K.SP_PAVG] = 1.0 / 256
         prm[K.SP_KF] = 0.0 if mod.offset else p.freq_gain
+        prm[K.SP_GEAR] = p.gear
+        prm[K.SP_GEAR_N] = p.gear_symbols
+        prm[K.SP_REACQ] = 1.0 if p.reacquire else 0.0
         self._prm = prm
         st = np.zeros(K.SS_NSTATE)
         st[K.SS_PER] = p.sps
@@ -470,6 +482,7 @@ class SymbolSync(Block):
         a signal is first detected after noise the loops wandered on."""
         self._state[K.SS_PER] = self.params.sps
         self._state[K.SS_OM] = 0.0
+        self._state[K.SS_G] = 0.0  # the timing loop shifts gear again
 
     def _flush(self):
         # the matched filter looks K samples ahead: pad zeros so the last symbols come out
@@ -604,8 +617,14 @@ class PskDemodulatorParams:
                              hi=0.2, lo_open=True)
     carrier_bw: float = param(0.01, "Carrier loop bandwidth", unit="x symbol rate", lo=0.0,
                               hi=0.2, lo_open=True)
-    max_dev: float = param(0.005, "Largest symbol-rate deviation tracked", lo=0.0, hi=0.2,
+    max_dev: float = param(0.02, "Largest symbol-rate deviation tracked", lo=0.0, hi=0.2,
                            lo_open=True)
+    gear: float = param(8.0, "Timing-loop bandwidth at the start (and after the FLL's "
+                        "acquisition), relative to timing_bw, narrowing to it over gear_symbols",
+                        lo=1.0, hi=16.0)
+    gear_symbols: int = param(1024, "Symbols over which the timing loop narrows",
+                              unit="symbols", lo=0, hi=1 << 20)
+    reacquire: bool = param(True, "Re-acquire per burst (see SymbolSync)")
 
 
 @register
@@ -651,7 +670,8 @@ class PskDemodulator(Block):
                         alpha=p.alpha, gain_track=p.fll_gain) if p.fll else None)
         self.sync = SymbolSync(modulation=p.modulation, sps=sps, alpha=p.alpha, span=p.span,
                                timing_bw=p.timing_bw, carrier_bw=p.carrier_bw,
-                               freq_gain=p.freq_bw, max_dev=p.max_dev)
+                               freq_gain=p.freq_bw, max_dev=p.max_dev, gear=p.gear,
+                               gear_symbols=p.gear_symbols, reacquire=p.reacquire)
         if self.debug_taps is not None:
             self.debug_taps.clear()
 

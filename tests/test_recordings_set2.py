@@ -63,8 +63,6 @@ CASES = {
 #: files whose frames we do not (all) find yet: file -> reason (strict: passing is a failure)
 XFAIL: dict[str, str] = {
     "gr01.wav": "SSB-audio BPSK 1200 whose audio carrier drifts ~300 Hz over the frame",
-    "il01.wav": "BPSK 9600 SSB audio: timing errors mid-frame",
-    "sat_3cat_2.wav": "BPSK 9600 SSB audio at a symbol rate 1.5 % below nominal",
 }
 
 

@@ -231,13 +231,29 @@ def fll(x, state, buf, decim, n_acq, min_corr, g_trk, g2, w_max, out, out_w):
 # (proportional-integral on the symbol period), decision-directed carrier PLL.
 
 SS_T, SS_PER, SS_TH, SS_OM, SS_P, SS_YP_RE, SS_YP_IM, SS_MP_RE, SS_MP_IM, SS_IP, SS_K, \
-    SS_QP_RE, SS_QP_IM, SS_UP_RE, SS_UP_IM = range(15)
-SS_NSTATE = 15
+    SS_QP_RE, SS_QP_IM, SS_UP_RE, SS_UP_IM, SS_G, SS_LQ, SS_LK, SS_ANCHOR, SS_UG = range(20)
+SS_NSTATE = 20
 
 # params layout
 SP_SPS, SP_KP, SP_KI, SP_C1, SP_C2, SP_ORDER, SP_OFFSET, SP_PMIN, SP_PMAX, SP_NFILT, SP_HALF, \
-    SP_PAVG, SP_KF = range(13)
-SP_N = 13
+    SP_PAVG, SP_KF, SP_GEAR, SP_GEAR_N, SP_REACQ = range(16)
+SP_N = 16
+
+#: carrier-lock detector: leaky mean (LOCK_LEAK per symbol) of Re(u^M) with u the unit-length
+#: derotated symbol and M the constellation order (1 locked and noise-free, 0 in noise). Above
+#: LOCK_ON a lock begins (a burst): the symbol rate restarts from where the last lock left it
+#: (the nominal one before the first; in the noise between bursts the loop wanders) and the
+#: timing loop shifts gear again, if the lock was lost for REACQ_GAP symbols at least (a gap
+#: between bursts, not a weak signal flickering about the threshold). Below LOCK_OFF the lock
+#: ends.
+LOCK_LEAK = 1.0 / 64.0
+LOCK_ON = 0.7
+LOCK_OFF = 0.35
+REACQ_GAP = 512.0
+#: the wider timing loop of a gear shift applies while locked only (a weak signal's timing
+#: would jitter); unlocked, the symbol rate leaks back to the anchor at this rate per symbol
+#: (in noise it does not walk to the +-max_dev rail)
+ANCHOR_LEAK = 1.0 / 512.0
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -283,6 +299,9 @@ def symsync(xr, xi, wv, base_idx, n_avail, state, prm, taps, out_z, out_t, out_f
     kk = int(prm[SP_HALF])
     pavg = prm[SP_PAVG]
     kf = prm[SP_KF]
+    gear = prm[SP_GEAR]
+    gear_n = prm[SP_GEAR_N]
+    reacq = prm[SP_REACQ] != 0.0 and not offset
 
     t = state[SS_T]
     per = state[SS_PER]
@@ -299,6 +318,14 @@ def symsync(xr, xi, wv, base_idx, n_avail, state, prm, taps, out_z, out_t, out_f
     qp_im = state[SS_QP_IM]
     up_re = state[SS_UP_RE]
     up_im = state[SS_UP_IM]
+    g = state[SS_G]  # symbols since the loops (re)started
+    lq = state[SS_LQ]
+    lk = state[SS_LK]
+    anchor = state[SS_ANCHOR]
+    ug = state[SS_UG]  # symbols since the lock was lost
+    if anchor == 0.0:  # fresh state: the nominal rate, and the start counts as a gap
+        anchor = prm[SP_SPS]
+        ug = REACQ_GAP
 
     last = base_idx + n_avail - 1
     nout = 0
@@ -374,14 +401,45 @@ def symsync(xr, xi, wv, base_idx, n_avail, state, prm, taps, out_z, out_t, out_f
             out_f[nout] = fcur
             nout += 1
         kcount += 1.0
-        # loops
+        # burst (carrier lock) detector
+        if reacq:
+            ur = zr / amp
+            ui = zi / amp
+            nsq = 1 if order == 2 else (2 if order == 4 else 3)
+            for _ in range(nsq):
+                tr = ur * ur - ui * ui
+                ui = 2.0 * ur * ui
+                ur = tr
+            u2 = math.sqrt(ur * ur + ui * ui)
+            lq += LOCK_LEAK * ((ur / u2 if u2 > 0.0 else 0.0) - lq)
+            if lk != 0.0:
+                if lq < LOCK_OFF:
+                    lk = 0.0
+                    anchor = per
+                    ug = 0.0
+            elif lq > LOCK_ON:
+                lk = 1.0
+                if ug >= REACQ_GAP:
+                    per = anchor
+                    g = 0.0
+            else:
+                ug += 1.0
+        # loops; gear shift: the timing loop's bandwidth starts ``gear`` x wider and narrows
+        # linearly to its own over ``gear_n`` symbols after a (re)start (pull-in of a clock
+        # offset of a few percent, then low jitter)
+        gs = 1.0
+        if g < gear_n and (lk != 0.0 or not reacq):
+            gs = 1.0 + (gear - 1.0) * (1.0 - g / gear_n)
+        g += 1.0
         if kcount > 1.0:
-            per += ki * et
+            per += gs * gs * ki * et
+            if reacq and lk == 0.0:  # unlocked: bounded wandering, back to the anchor
+                per += ANCHOR_LEAK * (anchor - per)
             if per < pmin:
                 per = pmin
             elif per > pmax:
                 per = pmax
-            tstep = per + kp * et
+            tstep = per + gs * kp * et
         else:
             tstep = per
         th += om + c1 * ep
@@ -416,6 +474,11 @@ def symsync(xr, xi, wv, base_idx, n_avail, state, prm, taps, out_z, out_t, out_f
     state[SS_QP_IM] = qp_im
     state[SS_UP_RE] = up_re
     state[SS_UP_IM] = up_im
+    state[SS_G] = g
+    state[SS_LQ] = lq
+    state[SS_LK] = lk
+    state[SS_ANCHOR] = anchor
+    state[SS_UG] = ug
     return nout
 
 
