@@ -61,9 +61,7 @@ CASES = {
 }
 
 #: files whose frames we do not (all) find yet: file -> reason (strict: passing is a failure)
-XFAIL: dict[str, str] = {
-    "gr01.wav": "SSB-audio BPSK 1200 whose audio carrier drifts ~300 Hz over the frame",
-}
+XFAIL: dict[str, str] = {}
 
 
 def reference_frames(name: str) -> list[bytes]:
