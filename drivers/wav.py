@@ -2,14 +2,20 @@
 
 Reading
 -------
-:func:`open_wav` parses the RIFF/WAVE header (chunks in any order, unknown chunks such as
-``LIST`` skipped, odd-sized chunks padded to an even size as RIFF requires, and tolerated when a
-writer forgot the pad byte) and returns a :class:`WavRecording`, which has the interface of
+:func:`open_wav` parses the RIFF/WAVE header (chunks in any order, unknown chunks skipped,
+odd-sized chunks padded to an even size as RIFF requires, and tolerated when a writer forgot
+the pad byte) and returns a :class:`WavRecording`, which has the interface of
 :class:`orbitlink.drivers.sigmf.Recording` (``samp_rate``, ``num_samples``, ``name``,
-``chunks()``, ``read()``) plus ``kind``:
+``chunks()``, ``read()``) plus ``kind`` and ``info``:
 
 * mono files are **audio** (``kind == "audio"``): chunks are float32 in ``[-1, 1)``;
 * stereo files are **IQ** (``kind == "iq"``): I = left, Q = right, chunks are complex64.
+
+A ``LIST``/``INFO`` chunk (before or after the samples) is read into ``info`` (``{"ICMT":
+"...", "ISFT": "...", ...}``); ``key=value`` lines of its comment (``ICMT``) whose key starts
+with ``orbitlink:`` go to ``meta["global"]`` as SigMF's global object has them, so a WAV
+written by ``orbitlink encode`` (``orbitlink:link=NAME``) names its link as a SigMF recording
+does and ``decode`` needs no ``--link``.
 
 Sample formats: PCM unsigned 8 bit (``(v - 128) / 128``), signed 16, 24 and 32 bit
 (``v / 2**(bits - 1)``), IEEE float 32 and 64 bit (as they are), in plain ``WAVE_FORMAT_PCM`` /
@@ -36,7 +42,9 @@ in :attr:`WavRecording.warnings`. The placeholder sizes of streaming writers (0 
 Writing
 -------
 :class:`WavWriter` streams mono float audio or complex IQ (stereo) as float32 or int16 and
-patches the sizes in the header when it is closed.
+patches the sizes in the header when it is closed; its ``info`` (``{"ICMT": ..., ...}``) is
+written as a ``LIST``/``INFO`` chunk after the samples (so the data chunk still follows the
+fmt chunk directly, as some tools want).
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ from __future__ import annotations
 import math
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
@@ -108,6 +116,7 @@ class WavRecording(Recording):
     is_float: bool = False
     data_offset: int = 0
     missing_bytes: int = 0  # bytes the data chunk declares beyond the end of the file
+    info: dict = field(default_factory=dict)  # LIST/INFO text fields by their 4-letter id
 
     @property
     def frame_bytes(self) -> int:
@@ -179,6 +188,46 @@ def _datatype_name(channels: int, bits: int, is_float: bool) -> str:
     return f"{pre}i{bits}_le"
 
 
+def parse_info(body: bytes) -> dict:
+    """The text fields of a ``LIST`` chunk of type ``INFO`` (``body`` after the chunk header):
+    ``{id: text}``; anything else, or a damaged field, gives what was read before it."""
+    out = {}
+    if body[:4] != b"INFO":
+        return out
+    pos = 4
+    while pos + 8 <= len(body):
+        cid, n = body[pos:pos + 4], struct.unpack("<I", body[pos + 4:pos + 8])[0]
+        if not _chunk_id_ok(cid) or pos + 8 + n > len(body):
+            break
+        out[cid.decode("ascii")] = body[pos + 8:pos + 8 + n].split(b"\0", 1)[0].decode(
+            "utf-8", "replace")
+        pos += 8 + n + (n & 1)
+    return out
+
+
+def info_chunk(info: dict) -> bytes:
+    """A ``LIST``/``INFO`` chunk (header included) holding ``info`` (``{id: text}``, ids of
+    four ASCII characters)."""
+    body = b"INFO"
+    for k, v in info.items():
+        cid = str(k).encode("ascii")
+        if len(cid) != 4 or not _chunk_id_ok(cid):
+            raise OrbitlinkError(f"a WAV INFO field id has four letters, got {k!r}")
+        text = str(v).encode("utf-8") + b"\0"
+        body += cid + struct.pack("<I", len(text)) + text + (b"\0" if len(text) & 1 else b"")
+    return b"LIST" + struct.pack("<I", len(body)) + body
+
+
+def _orbitlink_meta(info: dict) -> dict:
+    """``orbitlink:*`` keys of the INFO comment, as a SigMF-like ``{"global": {...}}``."""
+    glob = {}
+    for line in info.get("ICMT", "").splitlines():
+        k, sep, v = line.partition("=")
+        if sep and k.strip().startswith("orbitlink:"):
+            glob[k.strip()] = v.strip()
+    return {"global": glob} if glob else {}
+
+
 def _chunk_id_ok(cid: bytes) -> bool:
     return len(cid) == 4 and all(32 <= c < 127 for c in cid)
 
@@ -220,6 +269,7 @@ def open_wav(path, strict: bool = False) -> WavRecording:
             raise MetadataError(f"{name}: not a WAV file (no RIFF/WAVE header)")
         fmt = None
         data = None  # (offset, declared size)
+        info = {}
         pos = 12
         while pos + 8 <= size:
             fh.seek(pos)
@@ -236,6 +286,8 @@ def open_wav(path, strict: bool = False) -> WavRecording:
                 if csize < 16 or body + csize > size:
                     raise MetadataError(f"{name}: the fmt chunk is too short ({csize} bytes)")
                 fmt = fh.read(csize)
+            elif cid == b"LIST" and csize <= 1 << 16 and body + csize <= size:
+                info.update(parse_info(fh.read(csize)))
             elif cid == b"data":
                 if data is not None:
                     raise MetadataError(f"{name}: more than one data chunk")
@@ -321,7 +373,7 @@ def open_wav(path, strict: bool = False) -> WavRecording:
                         samp_rate=float(rate), num_samples=num, truncated_bytes=rest,
                         kind="iq" if channels == 2 else "audio", channels=channels, bits=bits,
                         is_float=is_float, data_offset=offset, missing_bytes=missing,
-                        warnings=problems)
+                        warnings=problems, info=info, meta=_orbitlink_meta(info))
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,6 +395,9 @@ class WavWriter:
     sample_format : str
         ``"float32"`` (IEEE float, written as is) or ``"int16"`` (PCM: ``round(v * 32768)``
         clipped to the int16 range).
+    info : dict, optional
+        Text fields (``{"ICMT": "orbitlink:link=NAME", "ISFT": "orbitlink"}``) written as a
+        ``LIST``/``INFO`` chunk after the samples by :meth:`close`.
 
     Examples
     --------
@@ -351,8 +406,9 @@ class WavWriter:
     """
 
     def __init__(self, path, samp_rate: float, channels: int = 1,
-                 sample_format: str = "float32"):
+                 sample_format: str = "float32", info: dict | None = None):
         self.path = os.fspath(path)
+        self._info = info_chunk(info) if info else b""
         name = self.path
         if isinstance(samp_rate, bool) or not isinstance(samp_rate, (int, float, np.integer,
                                                                      np.floating)):
@@ -434,6 +490,7 @@ class WavWriter:
         nbytes = self.num_samples * self._frame
         if nbytes & 1:  # cannot happen with 2- and 4-byte samples, kept for the rule
             self._fh.write(b"\0")
+        self._fh.write(self._info)
         end = self._fh.tell()
         self._fh.seek(4)
         self._fh.write(struct.pack("<I", end - 8))

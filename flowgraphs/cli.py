@@ -209,6 +209,13 @@ def _with_rate(overrides: dict, samp_rate) -> dict:
     return o
 
 
+def add_all_frames(p) -> None:
+    """``--all-frames`` (decode, run)."""
+    p.add_argument("--all-frames", action="store_true",
+                   help="also print frames that no check vouches for (check 'none', e.g. a "
+                        "U482C frame without Reed-Solomon); never counted as good")
+
+
 def add_freq_knowledge(p) -> None:
     """``--freq-offset`` and ``--doppler-file`` (decode, rx)."""
     p.add_argument("--freq-offset", type=float, default=None, metavar="HZ",
@@ -327,6 +334,11 @@ def _run_frames_graph(graph, args, what: str, link_name: str, live: bool = False
     frames = sum(s.counters.get("frames", 0) for s in graph.sinks("frames_sink"))
     ok = sum(s.counters.get("frames_ok", 0) for s in graph.sinks("frames_sink"))
     kind = "audio" if info.out_type == "f32" else "IQ"
+    unchecked = sum(s.counters.get("frames_unchecked", 0) for s in graph.sinks("frames_sink")
+                    if not s.params.all_frames)
+    if unchecked:
+        print(f"orbitlink {what}: {unchecked} frames that no check vouches for are not shown "
+              f"(--all-frames shows them)", file=sys.stderr)
     print(f"orbitlink {what}: {frames} frames ({ok} with a good CRC) from "
           f"{res.items / info.samp_rate:.3f} s of {kind} in {res.seconds:.2f} s, "
           f"{link_name}", file=sys.stderr)
@@ -342,10 +354,30 @@ def _run_frames_graph(graph, args, what: str, link_name: str, live: bool = False
     return 0
 
 
+#: what ``decode --format`` may name besides a raw file's sample format: the frames' output
+FRAME_FORMATS = ("text", "json", "tnc2")
+
+
+def _split_format(value):
+    """``decode --format``: ``tnc2`` (or ``text``/``json``) is the frames' output format, any
+    other value a raw file's sample format; both as ``cf32_le,tnc2``. Returns
+    ``(sample_format or None, frames_format or None)``."""
+    if not value:
+        return None, None
+    parts = [x.strip() for x in str(value).split(",") if x.strip()]
+    out = [x for x in parts if x.lower() in FRAME_FORMATS]
+    rest = [x for x in parts if x.lower() not in FRAME_FORMATS]
+    if len(out) > 1 or len(rest) > 1:
+        raise UsageError(f"--format {value}: give at most one sample format and one of "
+                         f"{', '.join(FRAME_FORMATS)}")
+    return (rest[0] if rest else None), (out[0].lower() if out else None)
+
+
 def _frame_sinks(args) -> list:
     from orbitlink.flowgraphs.sinks import FramesSink, KissSink
 
-    sinks = [FramesSink(format="json" if args.json else "text")]
+    fmt = "json" if args.json else (getattr(args, "frames_format", None) or "text")
+    sinks = [FramesSink(format=fmt, all_frames=bool(getattr(args, "all_frames", False)))]
     if getattr(args, "kiss", None):
         sinks.append(KissSink(path=args.kiss))
     return sinks
@@ -356,6 +388,7 @@ def cmd_decode(args) -> int:
     from orbitlink.flowgraphs.graph import link_graph
     from orbitlink.flowgraphs.links import load_link
 
+    args.format, args.frames_format = _split_format(args.format)
     rec = open_input(args.file, fmt=args.format, samp_rate=args.rate, strict=args.strict)
     name = args.link or rec.meta.get("global", {}).get("orbitlink:link")
     if not name:
@@ -411,10 +444,12 @@ def cmd_run(args) -> int:
         params.update({k: v for k, v in given.items() if v is not None
                        and (k == "path" or blocks[name]["type"] == "recording_source")})
         blocks[name]["params"] = params
-    if args.json:
-        for b in blocks.values():
-            if isinstance(b, dict) and b.get("type") == "frames_sink":
+    for b in blocks.values():
+        if isinstance(b, dict) and b.get("type") == "frames_sink":
+            if args.json:
                 b["params"] = dict(b.get("params") or {}, format="json")
+            if args.all_frames:
+                b["params"] = dict(b.get("params") or {}, all_frames=True)
     g = parse_graph(doc, args.graph)
     for s in g.sinks("radio_sink"):  # only the command line allows a transmission
         s.transmit_allowed = bool(args.transmit)
@@ -552,6 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="NODE.PARAM=VALUE",
                    help="override a parameter of a node of the graph (repeatable)")
     p.add_argument("--json", action="store_true", help="frames as JSON objects")
+    add_all_frames(p)
     p.add_argument("--strict", action="store_true",
                    help="a recording that does not match its metadata is an error")
     p.add_argument("--chunk", type=int, default=1 << 16, help="samples per chunk")
@@ -602,7 +638,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a link parameter")
     p.add_argument("--json", action="store_true", help="one JSON object per frame on stdout")
     p.add_argument("--format", default=None, help="sample format of a raw file: cf32_le, "
-                   "ci16_le, ci8, cu8")
+                   "ci16_le, ci8, cu8; or 'tnc2': AX.25 frames as TNC2 monitor lines (both: "
+                   "cf32_le,tnc2)")
+    add_all_frames(p)
     p.add_argument("--rate", type=_hz, default=None, help="sample rate of a raw file (Hz)")
     p.add_argument("--chunk", type=int, default=1 << 16, help="samples per chunk")
     p.add_argument("--tle", default=None, metavar="FILE",

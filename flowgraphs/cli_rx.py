@@ -15,6 +15,7 @@ name on the bus (anything else), once each: ``--station 52.0,4.37,10 --station d
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import sys
@@ -246,6 +247,7 @@ def cmd_rx(args) -> int:
             gain=args.tx_gain, ppm=args.ppm, device=args.tx_device or args.device or "",
             transmit=True))
     st = Station(link, src, rate, cfg, front=front, transmitter=transmitter)
+    st.frames.params = dataclasses.replace(st.frames.params, all_frames=args.all_frames)
 
     def opened(info):
         for w in info.extra.get("warnings", []):
@@ -309,6 +311,7 @@ def add_parsers(sub) -> None:
     p = sub.add_parser("rx", help="receive live from a radio (or a recording standing in for "
                                   "one): frames to stdout and the bus")
     p.add_argument("--link", required=True, help="the link (see 'orbitlink links')")
+    p.add_argument("--all-frames", action="store_true", help="also print unchecked frames")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a key of the link file (repeatable)")
     p.add_argument("--hw", required=True, metavar="PROFILE",

@@ -72,9 +72,14 @@ def encode(link: Link, payload_path: str, out: str, *, samp_rate: float | None =
             from orbitlink.drivers.wav import WavWriter
 
             # 16-bit PCM: what recordings are, and what every tool reads (direwolf's atest
-            # wants the data chunk right after fmt, no 'fact' chunk as float WAVs carry)
+            # wants the data chunk right after fmt, no 'fact' chunk as float WAVs carry); the
+            # link rides in a LIST/INFO chunk after the samples, as SigMF's orbitlink:link
+            info = {"ISFT": "orbitlink",
+                    "ICMT": "\n".join(f"{k}={v}" for k, v in
+                                      {"orbitlink:link": link.name, **(global_extra or {})}.items()
+                                      if isinstance(v, (str, int, float)))}
             with WavWriter(out, rate, channels=1 if medium == "audio" else 2,
-                           sample_format="int16") as w:
+                           sample_format="int16", info=info) as w:
                 for x in samples():
                     w.write(x)
             dest = out

@@ -304,7 +304,16 @@ def parse_graph(doc, where: str) -> Graph:
         b = b[:-3] if b.endswith(".in") else b
         g.edges.append((a, b))
     g.validate()
+    _attach_quality(g)
     return g
+
+
+def _attach_quality(g: Graph) -> None:
+    """FSK frames' snr_db and freq_offset_hz in a graph read from a file, as
+    :func:`link_graph` wires them."""
+    from orbitlink.modem.quality import attach_quality
+
+    attach_quality([g.nodes[n].obj for n in g.order() if g.nodes[n].kind == "block"])
 
 
 def load_graph(path: str, overrides: dict | None = None) -> Graph:
@@ -362,8 +371,12 @@ def link_graph(link, direction: str = "rx", samp_rate: float | None = None,
     if direction == "rx":
         src = source if source is not None else RecordingSource(medium=medium)
         names = [g.add("source", src, "source")]
-        for b in list(front) + link.rx_chain(rate, emit_failed=emit_failed, medium=medium) + \
-                [link.frame_meta(rate)]:
+        blocks = list(front) + link.rx_chain(rate, emit_failed=emit_failed, medium=medium) + \
+            [link.frame_meta(rate)]
+        from orbitlink.modem.quality import attach_quality
+
+        attach_quality(blocks)  # FSK frames' snr_db and freq_offset_hz
+        for b in blocks:
             names.append(g.add(b.name, b, "block"))
         g.chain(names)
         if sinks is None:

@@ -340,7 +340,8 @@ class Link:
         return FrameMeta(index=self.framing_spec.index, bits_per_symbol=self.bits_per_symbol,
                          symbol_rate=float(self.symbol_rate),
                          samp_rate=float(samp_rate or self.samp_rate),
-                         air_bits_per_byte=round(8 * 1.25 / self.code_rate, 3))
+                         air_bits_per_byte=round(8 * 1.25 / self.code_rate, 3),
+                         deviation=float(self.fsk_deviation) if self.family != "psk" else 0.0)
 
     def finish(self, pdu, samp_rate: float | None = None):
         """Complete a received PDU's metadata (see :meth:`frame_meta`)."""

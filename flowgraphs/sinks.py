@@ -4,7 +4,10 @@ radio drivers have their own).
 
 ``frames_sink`` prints what ``orbitlink decode`` prints: one line per frame, as text or (with
 ``format: json``) one JSON object per frame with ``sample_index``, ``time_s``, ``time_utc``
-(when the source knows the time of its first sample), ``hex`` and the frame's metadata.
+(when the source knows the time of its first sample), ``hex`` and the frame's metadata
+(``check`` among it: what vouches for the frame, ``none`` when nothing does; and for an AX.25
+frame whose FCS passed, an ``ax25`` object), or (``format: tnc2``) AX.25 frames as TNC2
+monitor lines. Frames no check vouches for are printed only with ``all_frames``.
 """
 
 from __future__ import annotations
@@ -41,14 +44,45 @@ def parse_time(s):
         return None
 
 
+def ax25_frame(pdu):
+    """The parsed AX.25 frame (:class:`orbitlink.framing.ax25.Ax25Frame`) of a received HDLC
+    frame whose FCS passed, or None (another framing, a bad FCS, not AX.25)."""
+    if pdu.meta.get("check") != "fcs" or not pdu.meta.get("crc_ok"):
+        return None
+    from orbitlink.framing import ax25
+    from orbitlink.framing.errors import FrameParseError
+
+    try:
+        return ax25.parse(bytes(pdu.data))
+    except FrameParseError:
+        return None
+
+
+def ax25_record(f) -> dict:
+    """An AX.25 frame as the ``ax25`` object of ``decode --json``: ``source``,
+    ``destination``, ``digipeaters`` (``*`` marks one that has repeated it), ``type`` (UI,
+    I, RR, ...), ``control``, ``pid`` (None unless I or UI), ``text`` (the information field,
+    non-printable bytes as ``<0xNN>``, as in TNC2 lines) and ``tnc2`` (the monitor line)."""
+    return {"source": str(f.src), "destination": str(f.dest),
+            "digipeaters": [str(d) + ("*" if d.h else "") for d in f.digipeaters],
+            "type": f.kind, "control": int(f.control),
+            "pid": None if f.pid is None else int(f.pid),
+            "text": "".join(chr(b) if 0x20 <= b < 0x7F else f"<0x{b:02x}>" for b in f.info),
+            "tnc2": f.tnc2()}
+
+
 def frame_record(pdu, rec_time=None) -> dict:
-    """The JSON object of a received frame (``decode --json``)."""
+    """The JSON object of a received frame (``decode --json``); an AX.25 frame whose FCS
+    passed also gets an ``ax25`` object (:func:`ax25_record`)."""
     d = {"sample_index": pdu.meta["sample_index"], "time_s": pdu.meta["time_s"]}
     if rec_time is not None:
         t = rec_time + _dt.timedelta(seconds=pdu.meta["time_s"])
         d["time_utc"] = t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
     d["hex"] = bytes(pdu.data).hex()
     d.update({k: v for k, v in pdu.meta.items() if k not in d})
+    f = ax25_frame(pdu)
+    if f is not None and "ax25" not in d:
+        d["ax25"] = ax25_record(f)
     return d
 
 
@@ -72,19 +106,26 @@ def _open_out(path: str, mode: str):
 class FramesSinkParams:
     """Parameters of :class:`FramesSink`."""
 
-    format: str = param("text", "One line per frame: text, or a JSON object", choices=("text",
-                                                                                       "json"))
+    format: str = param("text", "One line per frame: text, a JSON object, or (tnc2) a TNC2 "
+                        "monitor line for an AX.25 frame (other frames as text)",
+                        choices=("text", "json", "tnc2"))
     path: str = param("-", "File to write ('-': standard output)")
+    all_frames: bool = param(False, "Also print frames that no check vouches for (check "
+                             "'none', e.g. a U482C frame without Reed-Solomon); they are "
+                             "never counted as good")
 
 
 @register_sink
 class FramesSink(Sink):
     """Received frames, one line each (``orbitlink decode``'s output).
 
+    Counters: ``frames`` (printed), ``frames_ok`` (printed with a check that passed) and
+    ``frames_unchecked`` (frames no check vouches for, printed only with ``all_frames``).
+
     Input
     -----
-    pdu : frames with ``sample_index``, ``time_s`` and ``crc_ok`` in their metadata (after
-    ``frame_meta``).
+    pdu : frames with ``sample_index``, ``time_s``, ``check`` and ``crc_ok`` in their metadata
+    (after ``frame_meta``).
     """
 
     name = "frames_sink"
@@ -95,7 +136,7 @@ class FramesSink(Sink):
         super().__init__(params, **kw)
         self._stream = stream
         self.before_line = before_line  # called before each line (e.g. to clear a progress bar)
-        self.counters = {"frames": 0, "frames_ok": 0}
+        self.counters = {"frames": 0, "frames_ok": 0, "frames_unchecked": 0}
 
     def open(self, info: StreamInfo) -> None:
         super().open(info)
@@ -105,11 +146,18 @@ class FramesSink(Sink):
     def write(self, items) -> None:
         out = self._fh or self._stream or sys.stdout
         for p in items:
+            if p.meta.get("check", "none") == "none":
+                self.counters["frames_unchecked"] += 1
+                if not self.params.all_frames:
+                    continue
             self.counters["frames"] += 1
             self.counters["frames_ok"] += bool(p.meta.get("crc_ok"))
             d = frame_record(p, self._rec_time)
+            f = ax25_frame(p) if self.params.format == "tnc2" else None
             if self.params.format == "json":
                 line = json.dumps(d)
+            elif f is not None:
+                line = f.tnc2()
             else:
                 snr = d.get("snr_db")
                 df = d.get("freq_offset_hz")
@@ -117,7 +165,8 @@ class FramesSink(Sink):
                         f"sample {d['sample_index']:>10d}  t {d['time_s']:10.4f} s  "
                         + (f"SNR {snr:5.1f} dB  " if snr is not None else "")
                         + (f"df {df:+10.1f} Hz  " if df is not None else "")
-                        + f"{'CRC ok ' if d['crc_ok'] else 'CRC BAD'}  {d['hex']}")
+                        + ("CRC ok " if d["crc_ok"] else "CRC BAD" if d.get("check", "none")
+                           != "none" else "NOCHECK") + f"  {d['hex']}")
             if self.before_line is not None:
                 self.before_line()
             print(line, file=out, flush=True)

@@ -26,6 +26,29 @@ class BitFramer(Block):
         return np.concatenate([self.frame_bits(bytes(p.data)) for p in pdus])
 
 
+#: what deframers call the sync marker's bit errors (``sync_errors`` in every frame's metadata)
+_SYNC_KEYS = ("asm_errors", "start_errors")
+
+#: the deframer's verdict keys, and the check each one names when the deframer names none
+_VERDICTS = (("fcs_ok", "fcs"), ("rs_ok", "rs"), ("fec_ok", "fec"))
+
+
+def settle_check(m: dict) -> dict:
+    """Set ``m["check"]`` and ``m["crc_ok"]`` of a received frame's metadata (in place; see
+    :class:`FrameMeta`): a frame is good only if a check passed."""
+    check = m.get("check")
+    if not check:
+        check = next((name for key, name in _VERDICTS if key in m), "none")
+        m["check"] = check
+    if check == "none":
+        m["crc_ok"] = False
+    elif "crc_ok" not in m:
+        m["crc_ok"] = bool(next((m[key] for key, _ in _VERDICTS if key in m), True))
+    else:
+        m["crc_ok"] = bool(m["crc_ok"])
+    return m
+
+
 @dataclass(frozen=True)
 class FrameMetaParams:
     """Parameters of :class:`FrameMeta`."""
@@ -39,14 +62,29 @@ class FrameMetaParams:
     air_bits_per_byte: float = param(10.0, "Channel bits a payload byte takes on the air "
                                      "(code, sync and stuffing included; to flag frames that "
                                      "span a gap of the source)", lo=1.0, hi=1000.0)
+    deviation: float = param(0.0, "Peak deviation of an FSK link: the Hz scale of the "
+                             "frames' freq_offset_hz on FM audio (0: unknown)", unit="Hz",
+                             lo=0.0)
 
 
 @register
 class FrameMeta(Block):
     """Completes the metadata of received frames: a bit deframer's position becomes
-    ``bit_index`` and an (approximate) ``sample_index``; ``time_s`` is added; ``crc_ok``
-    defaults to the frame's ``fcs_ok`` or ``rs_ok`` (else True: the deframer emits only
-    frames that passed its check).
+    ``bit_index`` and an (approximate) ``sample_index``; ``time_s`` is added; ``check`` and
+    ``crc_ok`` are settled; with an FSK demodulator's eye attached (:meth:`attach_quality`),
+    ``snr_db`` and ``freq_offset_hz`` are estimated over the frame's symbols
+    (:mod:`orbitlink.modem.quality` says how); ``sync_errors`` (bit errors in the sync
+    marker) is given under that name for every family (deframers that call it ``asm_errors``
+    or ``start_errors``).
+
+    ``check`` names what vouches for the frame: ``crc``, ``fcs``, ``rs``, ``golay+rs``,
+    ``crc+rs``, ``bch``, ... or ``none``. A deframer sets it; when it does not, it is
+    inferred from the metadata the deframer left (``fcs_ok`` -> ``fcs``, ``rs_ok`` -> ``rs``,
+    ``fec_ok`` -> ``fec``), else ``none``. ``crc_ok`` (the frame is good) follows from it: a
+    frame whose check is ``none`` is never good, whatever else its metadata says; otherwise
+    ``crc_ok`` is the deframer's own verdict (``crc_ok``, else ``fcs_ok``, ``rs_ok`` or
+    ``fec_ok``), and True only for a deframer that names its check and emits only frames
+    that passed it.
 
     Input
     -----
@@ -58,8 +96,8 @@ class FrameMeta(Block):
     ------
     pdu : list[Pdu]
         The same frames (new Pdu objects); metadata with ``sample_index`` (input samples),
-        ``time_s`` (seconds from the first input sample), ``crc_ok`` (bool) and, for bit
-        deframers, ``bit_index``.
+        ``time_s`` (seconds from the first input sample), ``check`` (str), ``crc_ok`` (bool:
+        a check passed) and, for bit deframers, ``bit_index``.
     """
 
     name = "frame_meta"
@@ -73,6 +111,10 @@ class FrameMeta(Block):
     #: None for recordings
     gap_log = None
 
+    #: per-symbol eye of an FSK demodulator (:class:`orbitlink.modem.quality.FskQuality`,
+    #: attached when the link's graph is built): frames get snr_db and freq_offset_hz from it
+    quality = None
+
     #: processed position -> the source's sample index, when a live run dropped samples
     #: between the source and the blocks (attached by the live runner); None otherwise
     index_map = None
@@ -80,6 +122,12 @@ class FrameMeta(Block):
     def attach_gap_log(self, log) -> None:
         """Flag frames whose samples span a gap of ``log`` (``gaps``, ``gap_samples``)."""
         self.gap_log = log
+
+    def attach_quality(self, quality) -> None:
+        """Estimate ``snr_db`` and ``freq_offset_hz`` of bit deframers' frames from
+        ``quality`` (an :class:`~orbitlink.modem.quality.FskQuality`) over each frame's
+        symbols (from ``bit_index``, eight channel bits per payload byte)."""
+        self.quality = quality
 
     def attach_index_map(self, index_map) -> None:
         """Report sample indices in the source's numbering (``index_map(position)``)."""
@@ -114,11 +162,22 @@ class FrameMeta(Block):
             if "bit_index" in m and "sample_index" not in m:
                 m["sample_index"] = int(round(m["bit_index"] / p.bits_per_symbol * p.samp_rate
                                               / p.symbol_rate))
+        if self.quality is not None and "bit_index" in m and "snr_db" not in m:
+            # 8 bits a byte: within the frame on the air in every framing (sync, header,
+            # parity, stuffing and code only add bits), so every symbol has been decided
+            span = 8 * len(pdu.data) // p.bits_per_symbol
+            m.update(self.quality.frame_stats(m["bit_index"] // p.bits_per_symbol, span,
+                                              p.deviation))
         if self.index_map is not None and "sample_index" in m:
             m["sample_index"] = int(round(self.index_map(m["sample_index"])))
         if "sample_index" in m and "time_s" not in m:
             m["time_s"] = round(m["sample_index"] / p.samp_rate, 9)
-        m.setdefault("crc_ok", bool(m.get("fcs_ok", m.get("rs_ok", True))))
+        if "sync_errors" not in m:  # one name for the sync marker's bit errors, all families
+            for k in _SYNC_KEYS:
+                if k in m:
+                    m["sync_errors"] = m[k]
+                    break
+        settle_check(m)
         return Pdu(bytes(pdu.data), m)
 
     @classmethod

@@ -410,8 +410,10 @@ class Ax100Deframer(Block):
     word. Frames cut off by the end of the stream are dropped.
 
     PDU metadata: ``bit_index`` (absolute input index of the first sync-word bit),
-    ``asm_errors``, ``inverted``, ``rs_corrected``, ``frame_length``, and in ASM mode
-    ``golay_corrected`` and ``length_field``.
+    ``asm_errors``, ``inverted``, ``rs_corrected``,
+    ``frame_length``, ``check`` (``rs`` in RS mode, ``golay+rs`` in ASM mode; ``none`` for an
+    ASM-mode frame without the RS flag under ``honor_flags``: nothing checked it), and in ASM
+    mode ``golay_corrected`` and ``length_field``.
 
     Input
     -----
@@ -423,8 +425,8 @@ class Ax100Deframer(Block):
     ------
     pdu : list[Pdu]
         The frames' payloads; meta ``bit_index`` (absolute input index of the first
-        sync-word bit), ``asm_errors``, ``inverted``, ``rs_corrected``, ``frame_length``
-        (ASM mode also ``golay_corrected``, ``length_field``).
+        sync-word bit), ``asm_errors``, ``inverted``, ``rs_corrected``,
+        ``frame_length``, ``check`` (ASM mode also ``golay_corrected``, ``length_field``).
     """
 
     name = "ax100_deframer"
@@ -498,13 +500,23 @@ class Ax100Deframer(Block):
                 self._next = p + 1
                 continue
             meta = {"bit_index": p, "asm_errors": errors, "inverted": inverted,
-                    "rs_corrected": frame.rs_corrected, "frame_length": frame.frame_length}
+                    "rs_corrected": frame.rs_corrected, "frame_length": frame.frame_length,
+                    "check": self._check(frame)}
             if frame.golay_corrected is not None:
                 meta["golay_corrected"] = frame.golay_corrected
                 meta["length_field"] = frame.length_field
             out.append(Pdu(frame.payload, meta))
             self._next = p + total
         return out
+
+    def _check(self, frame: Ax100Frame) -> str:
+        """What vouches for a decoded frame: RS (RS mode), the Golay length word and RS (ASM
+        mode), or nothing (ASM mode with ``honor_flags`` and a header without the RS flag)."""
+        if self.params.mode != "asm":
+            return "rs"
+        if self.params.honor_flags and not (frame.length_field or 0) & FLAG_RS:
+            return "none"
+        return "golay+rs"
 
     def _bytes(self, q: int, n: int, inverted: bool) -> bytes:
         b = self._buf.view[q:q + 8 * n]

@@ -349,6 +349,8 @@ class TcFrameCheckParams:
 class TcFrameCheck(Block):
     """Sets ``crc_ok`` of each PDU from a TC Transfer Frame parse (header lengths and, with
     ``fecf``, the CRC); a PDU whose metadata already has ``crc_ok`` passes unchanged.
+    ``check`` is ``crc`` with ``fecf``, else ``bch`` (the CLTU decoder keeps only codeblocks
+    that BCH decoded).
 
     Input
     -----
@@ -358,7 +360,7 @@ class TcFrameCheck(Block):
     Output
     ------
     pdu : list[Pdu]
-        The same frames (new Pdu objects), metadata with ``crc_ok`` (bool).
+        The same frames (new Pdu objects), metadata with ``crc_ok`` (bool) and ``check``.
     """
 
     name = "tc_check"
@@ -374,6 +376,8 @@ class TcFrameCheck(Block):
         out = []
         for p in pdus:
             meta = dict(p.meta)
+            # every codeblock passed BCH; with the FECF the frame's CRC checks the whole
+            meta.setdefault("check", "crc" if self.params.fecf else "bch")
             if "crc_ok" not in meta:
                 try:
                     ccsds_tc.parse(bytes(p.data), fecf=self.params.fecf)

@@ -69,6 +69,10 @@ class CodedFrameParams:
                                    "expected (right after a frame: the flywheel)", unit="bits",
                                    lo=0, hi=24)
     emit_failed: bool = param(False, "Also emit frames whose RS/CRC check failed")
+    idle_frames: bool = param(False, "The link sends idle frames: report an all-zero "
+                              "Reed-Solomon codeword (on the air: the randomizer sequence) "
+                              "as a frame; by default it is dropped (a dead or idle carrier, "
+                              "not data)")
     samp_rate: float = param(1.0, "Sample rate of the input samples (for times and Hz)",
                              unit="Hz", lo=0.0, lo_open=True)
 
@@ -84,6 +88,13 @@ def frame_codec(p: CodedFrameParams) -> FrameCodec:
     if p.randomizer:
         stages.append(RandomizerStage())
     return FrameCodec(stages)
+
+
+def check_name(p: CodedFrameParams) -> str:
+    """What vouches for a coded frame (``meta["check"]``): ``crc``, ``rs``, ``crc+rs`` or
+    ``none``."""
+    parts = (["crc"] if p.crc == "crc16" else []) + (["rs"] if p.rs_e else [])
+    return "+".join(parts) or "none"
 
 
 def _asm_bits(p: CodedFrameParams) -> np.ndarray:
@@ -171,8 +182,15 @@ class CodedDeframer(Block):
     """Synchronised symbols ('sym') to decoded frames (PDUs).
 
     Metadata of each frame: ``sample_index``, ``symbol_index``, ``time_s``, ``snr_db`` (Es/N0
-    over the frame's symbols), ``freq_offset_hz``, ``crc_ok`` (every check passed), ``rs_ok``
-    and ``rs_corrected`` (when RS is on), ``asm_errors``, ``inverted``, ``hypothesis``.
+    over the frame's symbols), ``freq_offset_hz``, ``crc_ok`` (every check passed; False when
+    the link has neither CRC nor RS), ``check`` (``crc``, ``rs``, ``crc+rs`` or ``none``),
+    ``rs_ok`` and ``rs_corrected`` (when RS is on), ``asm_errors``, ``inverted``,
+    ``hypothesis``.
+
+    An all-zero Reed-Solomon codeword (a valid codeword; with the randomizer on, the
+    randomizer sequence on the air) and a codeblock of constant bits are not frames but a
+    dead or idle carrier: they are dropped unless ``idle_frames`` says the link sends idle
+    frames (``stats["idle_dropped"]`` counts them).
 
     Input
     -----
@@ -184,8 +202,8 @@ class CodedDeframer(Block):
     ------
     pdu : list[Pdu]
         Decoded payloads of ``payload_len`` bytes; meta ``sample_index``,
-        ``symbol_index``, ``time_s``, ``snr_db``, ``freq_offset_hz``, ``crc_ok``, ``rs_ok``
-        and ``rs_corrected`` (with RS), ``asm_errors``, ``inverted``, ``hypothesis``.
+        ``symbol_index``, ``time_s``, ``snr_db``, ``freq_offset_hz``, ``crc_ok``, ``check``,
+        ``rs_ok`` and ``rs_corrected`` (with RS), ``asm_errors``, ``inverted``, ``hypothesis``.
     """
 
     name = "coded_deframer"
@@ -197,6 +215,8 @@ class CodedDeframer(Block):
     def _reset(self):
         p = self.params
         self.codec = frame_codec(p)
+        self.check = check_name(p)
+        self.stats = {"idle_dropped": 0}
         self.asm = _asm_bits(p)
         self.asm_int = int("".join(map(str, self.asm)), 2)
         self.frame_bits = 8 * self.codec.encoded_length(p.payload_len)
@@ -335,6 +355,10 @@ class CodedDeframer(Block):
             fb = 1 - fb
         payload, info = self.codec.decode(np.packbits(fb).tobytes())
         ok = bool(info.get("ok", True))
+        if not self.params.idle_frames and self._idle(fb, payload, ok):
+            if not backward:
+                self.stats["idle_dropped"] += 1
+            return ok  # the flywheel stays locked on an idle carrier; nothing is reported
         if errors < 0:
             e = int(np.count_nonzero(h.bits[pos:pos + na] != self.asm))
             errors = na - e if inverted else e
@@ -342,6 +366,13 @@ class CodedDeframer(Block):
             self._pending.append(self._make_pdu(h, h.base + pos, inverted, errors, payload,
                                                 info))
         return ok
+
+    def _idle(self, fb: np.ndarray, payload: bytes, ok: bool) -> bool:
+        """An all-zero RS codeword (systematic: its data is all zero), or a codeblock of
+        constant bits on the air."""
+        if ok and self.params.rs_e and self.params.crc == "none" and not any(payload):
+            return True
+        return bool(len(fb)) and bool(np.all(fb == fb[0]))
 
     def _make_pdu(self, h, abs_pos, inverted, asm_errors, payload, info):
         p = self.params
@@ -363,7 +394,8 @@ class CodedDeframer(Block):
             "time_s": round(sidx / p.samp_rate, 9),
             "snr_db": round(10 * math.log10(max(s, 1e-30) / n), 2),
             "freq_offset_hz": round(f * p.samp_rate, 3),
-            "crc_ok": bool(info.get("ok", True)),
+            "crc_ok": bool(info.get("ok", True)) and self.check != "none",
+            "check": self.check,
             "asm_errors": asm_errors,
             "inverted": inverted,
             "hypothesis": h.index,

@@ -19,6 +19,12 @@ defaults). A key the link does not give keeps the block's own default, unless th
 declares a link-level ``preset`` for it (e.g. HDLC links are NRZI-coded with 16 flags of
 preamble, while the bare framer block sends one flag, uncoded).
 
+Every frame a deframer emits names what vouches for it in ``meta["check"]`` (``crc``, ``fcs``,
+``rs``, ``golay+rs``, ...; ``none`` when nothing checked it) and, when it emits frames that
+failed, its verdict (``crc_ok``, ``fcs_ok`` or ``rs_ok``). A frame whose check is ``none``, or
+whose deframer names none, is never counted as good
+(:class:`orbitlink.framing._base.FrameMeta`).
+
 A framing whose needs go beyond framer + deframer (a packetizer before the framer, a line code
 after it, a check after the deframer) subclasses :class:`Framing` and overrides
 :meth:`Framing.tx_frame_blocks`, :meth:`Framing.tx_bit_blocks`, :meth:`Framing.rx_blocks`,

@@ -116,7 +116,8 @@ class SyncFramer(BitFramer):
 class SyncDeframer(Block):
     """Synchronised symbols ('sym') to frames (PDUs), resolving the phase ambiguity.
 
-    Every frame found is emitted, its CRC checked (``meta['crc_ok']``). Metadata:
+    Every frame found is emitted, its CRC checked (``meta['crc_ok']``; ``check`` is ``"crc"``,
+    or ``"none"`` without a CRC, and such frames are never good). Metadata:
     ``sample_index`` (input sample of the first sync symbol), ``symbol_index``, ``time_s``
     (``sample_index / samp_rate``), ``snr_db`` (Es/N0 estimated blind over the frame),
     ``freq_offset_hz``, ``crc_ok``, ``sync_errors``, ``rotation_deg`` (the carrier ambiguity
@@ -131,7 +132,7 @@ class SyncDeframer(Block):
     ------
     pdu : list[Pdu]
         Payloads of ``payload_len`` bytes; meta ``sample_index``, ``symbol_index``,
-        ``time_s``, ``snr_db``, ``freq_offset_hz``, ``crc_ok``, ``sync_errors``,
+        ``time_s``, ``snr_db``, ``freq_offset_hz``, ``crc_ok``, ``check``, ``sync_errors``,
         ``rotation_deg``.
     """
 
@@ -264,8 +265,8 @@ class SyncDeframer(Block):
         if prm.crc == "crc16":
             cb = np.packbits(bits[:, nsync + npay: nsync + npay + 16], axis=1).astype(np.int64)
             crc_ok = ((cb[:, 0] << 8) | cb[:, 1]) == crc16_ccitt_rows(payloads)
-        else:
-            crc_ok = np.ones(len(found), bool)
+        else:  # nothing checks the frame: never good (check "none")
+            crc_ok = np.zeros(len(found), bool)
         rec = self._buf.view
         t0 = rec["t"][pos].tolist()
         fo = (rec["f"][idx].astype(np.float64).mean(axis=1) * prm.samp_rate).tolist()
@@ -274,6 +275,7 @@ class SyncDeframer(Block):
         base = self._buf.base
         rate = prm.samp_rate
         order = mod.order
+        check = "crc" if prm.crc == "crc16" else "none"
         out = []
         for i, (p, r, errors, vi) in enumerate(found):
             sidx = int(round(t0[i]))
@@ -284,6 +286,7 @@ class SyncDeframer(Block):
                 "snr_db": round(snr[i], 2),
                 "freq_offset_hz": round(fo[i], 3),
                 "crc_ok": bool(ok[i]),
+                "check": check,
                 "sync_errors": errors,
                 "rotation_deg": round(360.0 * r / order, 3),
             }

@@ -24,7 +24,8 @@ recording.
 * Payload limits: with RS 1..223 bytes (1..94 with Viterbi too); without RS 0..255 (0..126).
 
 A frame whose header has no RS flag carries no check: random bits that pass the sync word
-and the Golay decoder come out as such "frames" (``require_rs`` drops them).
+and the Golay decoder come out as such "frames". They are emitted with ``check: "none"`` (so
+never counted as good, and printed only with ``--all-frames``); ``require_rs`` drops them.
 
 Error policy: :func:`decode_frame` raises only :class:`FrameParseError`; the encoder raises
 :class:`U482cError` (a ``ValueError``) for payloads it cannot carry.
@@ -274,7 +275,8 @@ class U482cDeframer(Block):
 
     PDU metadata: ``bit_index`` (absolute input index of the first sync bit), ``sync_errors``,
     ``inverted``, ``golay_corrected``, ``length_field``, ``frame_length``, ``viterbi``,
-    ``scrambler``, ``rs``, ``conv_errors``, ``rs_corrected``.
+    ``scrambler``, ``rs``, ``conv_errors``, ``rs_corrected``, ``check`` (``golay+rs``, or
+    ``none`` for a header without the RS flag: nothing checked the body).
 
     Input
     -----
@@ -287,7 +289,7 @@ class U482cDeframer(Block):
         The frames' payloads; meta ``bit_index`` (absolute input index of the first sync
         bit), ``sync_errors``, ``inverted``, ``golay_corrected``, ``length_field``,
         ``frame_length``, ``viterbi``, ``scrambler``, ``rs``, ``conv_errors``,
-        ``rs_corrected``.
+        ``rs_corrected``, ``check``.
     """
 
     name = "u482c_deframer"
@@ -356,7 +358,9 @@ class U482cDeframer(Block):
                 "golay_corrected": fr.golay_corrected, "length_field": fr.length_field,
                 "frame_length": fr.frame_length, "viterbi": fr.viterbi,
                 "scrambler": fr.scrambler, "rs": fr.rs, "conv_errors": fr.conv_errors,
-                "rs_corrected": fr.rs_corrected}))
+                "rs_corrected": fr.rs_corrected,
+                # the Golay word protects the header only: without RS nothing checks the data
+                "check": "golay+rs" if fr.rs else "none"}))
             self._next = p + total
         return out
 

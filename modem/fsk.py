@@ -32,6 +32,7 @@ from orbitlink.modem._kernels import fsk as K
 from orbitlink.modem.block import Block, ParamError, Rate, param, register
 from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.filters import loop_gains, lowpass
+from orbitlink.modem.quality import FskQuality
 
 __all__ = ["FskModulator", "AfskModulator", "QuadratureDemod", "AfskDiscriminator",
            "FskClockRecovery", "FskDemodulator", "GmskCoherentDemodulator", "gaussian_half",
@@ -568,6 +569,8 @@ class FskDemodulator(Block):
                                       timing_bw=p.timing_bw, max_dev=p.clock_tolerance,
                                       track_dc=p.kind != "afsk",
                                       dc_gain=p.dc_gain, amp_gain=p.amp_gain)
+        # the eye per symbol, for the frames' snr_db and freq_offset_hz (modem.quality)
+        self.quality = FskQuality.for_demod(self)
 
     def _freq(self, x):
         p = self.params
@@ -591,7 +594,10 @@ class FskDemodulator(Block):
         return out[:n]
 
     def _process(self, x):
-        return self.clock.process(self._freq(x))
+        y = self._freq(x)
+        out = self.clock.process(y)
+        self.quality.update(y, self.clock.last_times)
+        return out
 
     @property
     def last_times(self):
