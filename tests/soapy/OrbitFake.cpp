@@ -10,6 +10,9 @@
 //                      without it, RX plays a tone; the last samples of a file carry END_BURST
 //   loop=1             replay the file forever
 //   rate=max|realtime  RX as fast as asked, or paced by the wall clock at the sample rate
+//   speed=F            with rate=realtime: paced at F times the sample rate (default 1; F > 0,
+//                      e.g. speed=10 plays 10 s of signal a second; sample timestamps keep
+//                      the configured rate, only the wall-clock pacing is faster)
 //   mtu=N              most samples per readStream (4096)
 //   txfile=PATH        TX samples are appended (cf32); PATH.bursts gets one JSON line a burst
 //                      {"burst", "offset", "count", "time_ns", "late", "underflow"}
@@ -108,6 +111,22 @@ public:
         if (rate != "max" && rate != "realtime")
             throw std::runtime_error("orbitfake: rate must be max or realtime, not " + rate);
         realtime_ = rate == "realtime";
+        {
+            auto sp = arg(args, "speed");
+            if (!sp.empty()) {
+                try {
+                    size_t used = 0;
+                    speed_ = std::stod(sp, &used);
+                    if (used != sp.size()) throw std::invalid_argument(sp);
+                } catch (...) {
+                    throw std::runtime_error("orbitfake: speed=" + sp + " is not a number");
+                }
+                if (!(speed_ > 0) || !std::isfinite(speed_))
+                    throw std::runtime_error("orbitfake: speed=" + sp + " is not a positive number");
+                if (!realtime_)
+                    throw std::runtime_error("orbitfake: speed= paces rate=realtime; give both");
+            }
+        }
         loop_ = argBool(args, "loop");
         mtu_ = size_t(std::max(1LL, argInt(args, "mtu", 4096)));
         overflowEvery_ = argInt(args, "overflow_every", 0);
@@ -268,7 +287,7 @@ public:
             return 0;
         }
         if (realtime_) {
-            const double rate = rate_[SOAPY_SDR_RX];
+            const double rate = rate_[SOAPY_SDR_RX] * speed_;
             auto due = [&](long long idx) {
                 return rxWall0_ + std::chrono::nanoseconds(
                                       (long long)(double(idx - rxIndex0_) * 1e9 / rate));
@@ -593,6 +612,7 @@ private:
     SoapySDR::Kwargs args_;
     std::string serial_, file_, txPath_, log_;
     bool realtime_ = false, loop_ = false, noTime_ = false, lateAll_ = false;
+    double speed_ = 1.0;  // wall-clock pacing factor of rate=realtime
     bool reportsOverflow_ = true;
     size_t mtu_ = 4096;
     long long overflowEvery_ = 0, overflowSkip_ = 0, gapEvery_ = 0, gap_ = 0;
