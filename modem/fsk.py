@@ -380,10 +380,11 @@ class FskClockRecoveryParams:
     llr_max: float = param(50.0, "Soft-bit magnitude limit", lo=0.0, lo_open=True)
     ted_gain: float = param(2.0, "Gardner detector gain assumed for the loop design",
                             lo=0.01, hi=100.0)
-    reacquire: bool = param(True, "Re-acquire per burst: a symbol SNR rising above 7 dB is a "
-                            "burst; its clock rate restarts from the last burst's and the timing "
-                            "loop runs 3x wider for 256 symbols; between bursts the rate leaks "
-                            "back to the last burst's (noise does not walk it away)")
+    reacquire: bool = param(True, "Re-acquire per burst: a tracked symbol SNR rising above "
+                            "7 dB is a burst; its clock rate restarts from the last burst's and "
+                            "the timing loop's proportional path runs 3x wider for 256 symbols; "
+                            "between bursts the rate leaks back to the last burst's (noise does "
+                            "not walk it to the clock-range rail)")
 
 
 @register

@@ -224,8 +224,8 @@ def afsk_disc(x, n0, fc_norm, mh, taps, decim, prev, gain, out):
 # decision-directed DC / amplitude / noise tracking, Gardner timing with a PI loop.
 
 CR_T, CR_PER, CR_D, CR_A, CR_VAR, CR_YP, CR_K, CR_HI, CR_LO, CR_ACC, CR_RUN, CR_KS, \
-    CR_BIG, CR_Q0, CR_QH, CR_MP, CR_SJ, CR_LK, CR_ANCHOR, CR_QM = range(20)
-CR_NSTATE = 20
+    CR_BIG, CR_Q0, CR_QH, CR_MP, CR_SJ, CR_LK, CR_ANCHOR = range(19)
+CR_NSTATE = 19
 
 #: half-symbol hang-up detector: leak of the mean |difference| of consecutive samples at the
 #: symbol instants and half-way, ratio that triggers a half-symbol jump, symbols between jumps
@@ -443,7 +443,8 @@ def clock_recovery(c, base, state, prm, out_llr, out_t, out_d):
         # of the stream and of every lock
         gs = GEAR if (k <= GEAR_SYMBOLS or (lk > 0.0 and lk <= GEAR_SYMBOLS)) else 1.0
         per += (gs * gs if k <= GEAR_SYMBOLS else 1.0) * ki * e
-        if reacq and lk == 0.0:  # unlocked: a leak back to the anchor bounds the noise's random walk
+        # unlocked: a leak back to the anchor bounds the random walk in noise
+        if reacq and lk == 0.0:
             per += ANCHOR_LEAK * (anchor - per)
         if per < pmin:
             per = pmin
