@@ -278,6 +278,14 @@ class Link:
                 rate = out
             front.append(QuadratureDemod(gain=rate / (2 * np.pi * 2 * self.fsk_deviation)))
             medium = "audio"
+        if self.modulation == "afsk":
+            # an FM receiver's de-emphasis (or pre-emphasized audio) leaves the tones at
+            # different levels: measure the tilt and level them (issue 13 item 4)
+            from orbitlink.modem.audio import AfskEqualizer
+
+            front.append(AfskEqualizer(samp_rate=rate, mark=float(self.mark),
+                                       space=float(self.space),
+                                       symbol_rate=float(self.symbol_rate)))
         return front + [self.demodulator(rate, debug_taps=debug_taps, medium=medium)]
 
     def fm_if_half_bandwidth(self) -> float:

@@ -32,7 +32,8 @@ from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.filters import kaiser_lowpass, kaiser_sinc_table
 
 __all__ = ["SsbToIq", "SsbToIqParams", "Resampler", "RealResampler", "ResamplerParams",
-           "passband_carrier", "kaiser_lowpass"]
+           "passband_carrier", "kaiser_lowpass", "AfskEqualizer", "AfskEqualizerParams",
+           "tilt_filter"]
 
 
 # ================================================================================================
@@ -403,3 +404,203 @@ class RealResampler(_ResamplerBase):
     def example(cls, rng):
         x = rng.standard_normal(900).astype(np.float32)
         return cls(in_rate=44100.0, out_rate=9600.0, half_width=6, phases=32), x
+
+
+# ================================================================================================
+# AFSK tone-tilt equalizer
+
+
+def _stage_coef(g: float, w1: float, w2: float) -> float:
+    """Coefficient ``a`` in (0, 1) of ``|1 - a e^(-jw2)| / |1 - a e^(-jw1)| = g`` (g >= 1)."""
+    if g <= 1.0:
+        return 0.0
+    c1, c2 = math.cos(w1), math.cos(w2)
+    aa = 1.0 - g * g
+    bb = -2.0 * (c2 - g * g * c1)
+    disc = bb * bb - 4.0 * aa * aa
+    if disc < 0:
+        return 0.99
+    r = sorted(((-bb - math.sqrt(disc)) / (2 * aa), (-bb + math.sqrt(disc)) / (2 * aa)),
+               key=abs)[0]
+    return float(min(0.99, max(0.0, r)))
+
+
+def tilt_filter(tilt_db: float, samp_rate: float, mark: float, space: float):
+    """``(b, a)`` of a filter whose gain at ``space`` is ``tilt_db`` above its gain at ``mark``
+    (unit gain half-way between the tones): cascaded first-order zeros ``1 - a z^-1`` that
+    lift the upper tone, or poles ``1 / (1 - a z^-1)`` that lift the lower one, as many as
+    keep each coefficient at or below 0.99."""
+    if abs(tilt_db) < 1e-9 or mark == space:
+        return np.ones(1), np.ones(1)
+    lo, hi = sorted((mark, space))
+    up = (tilt_db > 0) == (space > mark)  # lift the higher tone: zeros
+    w1, w2 = 2 * math.pi * lo / samp_rate, 2 * math.pi * hi / samp_rate
+    gmax = abs(1 - 0.99 * np.exp(-1j * w2)) / abs(1 - 0.99 * np.exp(-1j * w1))
+    g_total = 10 ** (abs(tilt_db) / 20)
+    k = max(1, int(math.ceil(math.log(g_total) / math.log(gmax) - 1e-9)))
+    a = _stage_coef(g_total ** (1.0 / k), w1, w2)
+    poly = np.poly(np.full(k, a)) if a != 0 else np.ones(1)
+    wc = math.pi * (mark + space) / samp_rate
+    h = abs(np.polyval(poly, np.exp(1j * wc))) / abs(np.exp(1j * wc)) ** k
+    if up:
+        return poly / h, np.ones(1)
+    return np.full(1, h), poly
+
+
+@dataclass(frozen=True)
+class AfskEqualizerParams:
+    samp_rate: float = param(48000.0, "Audio sample rate", unit="Hz", lo=0.0, lo_open=True)
+    mark: float = param(1200.0, "Mark tone", unit="Hz", lo=0.0, lo_open=True)
+    space: float = param(2200.0, "Space tone", unit="Hz", lo=0.0, lo_open=True)
+    symbol_rate: float = param(1200.0, "Symbol rate", unit="Bd", lo=0.0, lo_open=True)
+    block_s: float = param(0.25, "Measurement block (the output lags by up to one)", unit="s",
+                           lo=0.005, hi=10.0)
+    memory: float = param(0.8, "Weight of the past in the running band powers, per block",
+                          lo=0.0, hi=0.999)
+    max_tilt_db: float = param(12.0, "Largest tilt corrected", unit="dB", lo=0.0, hi=30.0)
+    step_db: float = param(0.5, "The correction moves (in steps of this size) once the "
+                           "measurement is this far from it", unit="dB", lo=0.01, hi=6.0)
+    tilt_db: float = param(0.0, "Tilt corrected when measure is off (mark above space)",
+                           unit="dB", lo=-30.0, hi=30.0)
+    measure: bool = param(True, "Measure the tilt from the audio (else use tilt_db)")
+    min_on: float = param(0.4, "Share of a block's samples whose frequency must lie near "
+                          "one of the tones for the block to count (a clean AFSK signal: "
+                          "about 0.8; noise alone: about 0.25)", lo=0.0, hi=1.0)
+
+
+@register
+class AfskEqualizer(Block):
+    """AFSK audio (f32) whose tones arrive at different levels (an FM receiver's de-emphasis
+    puts the 2200 Hz tone of Bell 202 5 dB or more below the 1200 Hz tone; a flat
+    discriminator output with pre-emphasized audio the other way round) to audio whose tones
+    are level again.
+
+    The audio is cut into blocks of ``block_s`` on the absolute sample grid; in each, the power
+    within a quarter of the symbol rate of each tone is measured (Hann-windowed FFT) and added
+    to running sums (``memory`` per block). The tilt is their ratio in dB (random data puts
+    equal power at both tones), rounded to ``step_db`` and limited to ``max_tilt_db``; the block
+    then leaves through :func:`tilt_filter` of that tilt (unit gain between the tones; the
+    filter state runs on across blocks). ``tilt_db_measured`` holds the last estimate
+    (positive: mark louder), ``tilts`` one per block.
+
+    Input
+    -----
+    f32 : ndarray of float32, shape (n,)
+        AFSK audio at ``samp_rate``.
+
+    Output
+    ------
+    f32 : ndarray of float32, shape (n,)
+        The same audio with the tone levels equalized, one sample per input sample in total
+        (up to one block late).
+    """
+
+    name = "afsk_equalizer"
+    _KEEP = 8  # past samples kept (more than the filter order)
+    Params = AfskEqualizerParams
+    rate = Rate.SYNC
+    in_type = "f32"
+    out_type = "f32"
+
+    def _reset(self):
+        p = self.params
+        if max(p.mark, p.space) >= 0.5 * p.samp_rate:
+            raise ParamError(f"{self.name}: the tones must lie below samp_rate / 2")
+        self._nb = max(64, int(round(p.block_s * p.samp_rate)))
+        self._hold = StreamBuffer(np.float64)
+        self._pm = self._ps = 0.0  # running sums of the squared envelope on each tone
+        self._cm = self._cs = 0.0  # and of the sample counts
+        self._b, self._a = np.ones(1), np.ones(1)
+        self._xpast = np.zeros(self._KEEP)  # the filter's last inputs and outputs
+        self._ypast = np.zeros(self._KEEP)
+        self._cur = None
+        self.tilt_db_measured = 0.0
+        self.tilts: list[float] = []
+        if not p.measure:
+            self._set(p.tilt_db)
+
+    def _set(self, tilt_db):
+        """Correction for a measured tilt (mark above space, dB): moves once the measurement
+        is ``step_db`` away from the correction in place (rounded to ``step_db``)."""
+        p = self.params
+        t = min(p.max_tilt_db, max(-p.max_tilt_db, float(tilt_db)))
+        if self._cur is not None and abs(t - self._cur) < p.step_db:
+            return
+        self._cur = p.step_db * round(t / p.step_db)
+        self._b, self._a = tilt_filter(self._cur, p.samp_rate, p.mark, p.space)
+
+    def _measure(self, x):
+        """Tone levels where each tone is on: the band-limited analytic signal's envelope
+        (squared) on the samples whose instantaneous frequency lies within 15 % of the shift of a tone (the
+        data's share of each tone does not bias it)."""
+        p = self.params
+        # band-limited analytic signal: the positive frequencies within half the symbol rate
+        # of the tones
+        spec = np.fft.fft(x)
+        fr = np.fft.fftfreq(len(x), 1.0 / p.samp_rate)
+        lo, hi = sorted((p.mark, p.space))
+        spec[(fr < lo - 0.5 * p.symbol_rate) | (fr > hi + 0.5 * p.symbol_rate)] = 0.0
+        z = np.fft.ifft(spec)
+        env2 = np.abs(z[1:]) ** 2
+        f = np.angle(z[1:] * np.conj(z[:-1])) * (p.samp_rate / (2 * math.pi))
+        tol = 0.15 * abs(p.mark - p.space)
+        on_m = np.abs(f - p.mark) < tol
+        on_s = np.abs(f - p.space) < tol
+        nm, ns = int(np.count_nonzero(on_m)), int(np.count_nonzero(on_s))
+        if nm < 16 or ns < 16 or nm + ns < p.min_on * len(f):
+            return  # noise, or a signal too weak to read the tones from
+        # cleaner blocks weigh more (noise pulls the weaker tone's level up)
+        w = ((nm + ns) / len(f)) ** 2
+        self._pm = p.memory * self._pm + w * float(np.sum(env2[on_m]))
+        self._ps = p.memory * self._ps + w * float(np.sum(env2[on_s]))
+        self._cm = p.memory * self._cm + w * nm
+        self._cs = p.memory * self._cs + w * ns
+        if self._pm <= 0 or self._ps <= 0:
+            return
+        self.tilt_db_measured = 10 * math.log10((self._pm / self._cm) / (self._ps / self._cs))
+        self._set(self.tilt_db_measured)
+
+    def _filter(self, x):
+        """Filter with the correction in place; the state is the past input and output
+        (direct form I), so a new correction takes over without a step."""
+        from scipy.signal import lfilter, lfiltic
+
+        k = max(len(self._b), len(self._a)) - 1
+        if k == 0:
+            y = self._b[0] / self._a[0] * x
+        else:
+            zi = lfiltic(self._b, self._a, self._ypast[::-1][:k], self._xpast[::-1][:k])
+            y, _ = lfilter(self._b, self._a, x, zi=zi)
+        self._xpast = np.concatenate([self._xpast, x])[-self._KEEP:]
+        self._ypast = np.concatenate([self._ypast, y])[-self._KEEP:]
+        return y.astype(np.float32)
+
+    def _process(self, x):
+        self._hold.append(np.asarray(x, np.float64))
+        outs = []
+        while len(self._hold) >= self._nb:
+            blk = self._hold.view[:self._nb].copy()
+            self._hold.consume(self._nb)
+            if self.params.measure:
+                self._measure(blk)
+                self.tilts.append(self.tilt_db_measured)
+            outs.append(self._filter(blk))
+        return np.concatenate(outs) if outs else np.zeros(0, np.float32)
+
+    def _flush(self):
+        if not len(self._hold):
+            return np.zeros(0, np.float32)
+        blk = self._hold.take_all()
+        if self.params.measure and len(blk) >= 64:
+            self._measure(blk)
+            self.tilts.append(self.tilt_db_measured)
+        return self._filter(blk)
+
+    @classmethod
+    def example(cls, rng):
+        from orbitlink.modem.fsk import AfskModulator
+        from scipy.signal import lfilter
+
+        x = AfskModulator(samp_rate=9600.0).run(rng.integers(0, 2, 240).astype(np.uint8))
+        x = lfilter([0.3, 0.3], [1.0, -0.4], x) + 0.05 * rng.standard_normal(len(x))
+        return cls(samp_rate=9600.0, block_s=0.05), x.astype(np.float32)
