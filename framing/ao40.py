@@ -28,6 +28,19 @@ derandomizes and RS-decodes. A complemented frame (180-degree ambiguity) is deco
 complementing its LLRs (both generators have odd weight, so the complement of a codeword is a
 codeword; the sync vector tells which polarity it is).
 
+Short frames (:data:`SHORT`, SMOG-P and ATL-1; gr-satellites' "AO-40 FEC short") carry one
+128-byte block in 2652 channel bits with the same chain scaled down: one RS(160,128) codeword,
+the CCSDS randomizer, the same convolutional code (2572 code symbols) and a 51 x 52 block
+interleaver whose row 0 holds a 52-bit sync vector (sync bit j at channel bit ``51 j``). The
+matrix is read out with code symbol s at matrix cell ``i = s + 80`` (row ``i // 52``, column
+``i % 52``; cells 52..79 are zero pad bits), i.e. at channel bit ``51 (i % 52) + i // 52``.
+The long frame is the same rule with 80 rows, 65 columns and the symbols from cell 65 on.
+Optionally (``crc``; gr-satellites' "AO-40 FEC CRC-16-ARC", SMOG-1) the block ends with a
+CRC-16/ARC of the bytes before it, low byte first.
+
+Every frame the deframer emits says what verified it: ``meta["check"]`` is ``"rs"`` (or
+``"crc+rs"`` with ``crc``) and ``crc_ok`` is true only when every one of those checks passed.
+
 Error policy: :func:`decode_rs_block` raises only :class:`FrameParseError`; encoding a block
 of the wrong size raises :class:`Ao40Error`.
 """
@@ -49,7 +62,8 @@ from orbitlink.modem.fec.crc import as_bytes as _as_bytes
 from orbitlink.modem.fec.rs import ReedSolomon
 from orbitlink.modem.fec.scramble import randomize
 
-__all__ = ["SYNC_VECTOR", "SYNC_BITS", "ROWS", "COLS", "FRAME_BITS", "BLOCK_BYTES",
+__all__ = ["Ao40Format", "LONG", "SHORT", "SYNC_VECTOR_SHORT", "crc16_arc", "SYNC_VECTOR",
+           "SYNC_BITS", "ROWS", "COLS", "FRAME_BITS", "BLOCK_BYTES",
            "CODED_BYTES", "CODE_SYMBOLS", "Ao40Error", "Ao40Result", "ao40_encode",
            "interleave", "deinterleave", "decode_rs_block", "decode_frame_llrs",
            "Ao40Framer", "Ao40Deframer", "FUZZ_TARGETS", "FUZZ_SEEDS"]
@@ -70,14 +84,111 @@ RS_FILL = 95  #: virtual fill of RS(255,223) -> RS(160,128)
 _SYMBOL_POS = (ROWS * (np.arange(CODE_SYMBOLS) % COLS) + 1 + np.arange(CODE_SYMBOLS) // COLS)
 _SYNC_POS = ROWS * np.arange(COLS)
 
+#: the 52-bit sync vector of short frames (the first 52 bits of the long one)
+SYNC_VECTOR_SHORT = SYNC_VECTOR[:52]
+
+
+@dataclass(frozen=True)
+class Ao40Format:
+    """The geometry of one AO-40 frame size.
+
+    Attributes
+    ----------
+    name : str
+        ``"long"`` or ``"short"``.
+    sync : str
+        The sync vector (row 0 of the interleaver), one character per bit.
+    rows, cols : int
+        Interleaver rows (channel bits between two sync bits) and columns (= sync length).
+    skip : int
+        Matrix cell of the first code symbol (cells before it: sync, then zero pad).
+    block_bytes : int
+        Data bytes per frame.
+    rs_interleave : int
+        RS(160,128) codewords per frame (interleaved byte by byte).
+    """
+
+    name: str
+    sync: str
+    rows: int
+    cols: int
+    skip: int
+    block_bytes: int
+    rs_interleave: int
+
+    def __post_init__(self):
+        assert len(self.sync) == self.cols
+        assert self.skip + self.code_symbols <= self.frame_bits
+
+    @property
+    def frame_bits(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def coded_bytes(self) -> int:
+        return self.block_bytes + 32 * self.rs_interleave
+
+    @property
+    def code_symbols(self) -> int:
+        return 2 * (8 * self.coded_bytes + _conv.TAIL)
+
+    @functools.cached_property
+    def sync_bits(self) -> np.ndarray:
+        b = np.array([int(c) for c in self.sync], np.uint8)
+        b.flags.writeable = False
+        return b
+
+    @functools.cached_property
+    def symbol_pos(self) -> np.ndarray:
+        """Channel-bit position of each code symbol (the interleaver)."""
+        i = self.skip + np.arange(self.code_symbols)
+        pos = self.rows * (i % self.cols) + i // self.cols
+        pos.flags.writeable = False
+        return pos
+
+    @functools.cached_property
+    def sync_pos(self) -> np.ndarray:
+        return self.rows * np.arange(self.cols)
+
+
+LONG = Ao40Format("long", SYNC_VECTOR, ROWS, COLS, COLS, BLOCK_BYTES, 2)
+SHORT = Ao40Format("short", SYNC_VECTOR_SHORT, 51, 52, 80, 128, 1)
+assert np.array_equal(LONG.symbol_pos, _SYMBOL_POS)
+
+
+def _fmt(short: bool) -> Ao40Format:
+    return SHORT if short else LONG
+
+
+def _crc_table() -> list[int]:
+    t = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
+        t.append(c)
+    return t
+
+
+_ARC = _crc_table()
+
+
+def crc16_arc(data) -> int:
+    """CRC-16/ARC (poly 0x8005 reflected, init 0, no final XOR) of ``data``; a block that ends
+    with its own CRC, low byte first, gives 0."""
+    c = 0
+    for b in _as_bytes(data, "crc16_arc"):
+        c = _ARC[(c ^ b) & 0xFF] ^ (c >> 8)
+    return c
+
 
 class Ao40Error(FrameBuildError):
     """A data block the AO-40 encoder cannot carry (not 256 bytes)."""
 
 
 @functools.lru_cache(maxsize=None)
-def _rs() -> ReedSolomon:
-    return ReedSolomon(e=16, basis="conventional", interleave=2, virtual_fill=RS_FILL)
+def _rs(interleave: int = 2) -> ReedSolomon:
+    return ReedSolomon(e=16, basis="conventional", interleave=interleave, virtual_fill=RS_FILL)
 
 
 @dataclass(frozen=True)
@@ -87,9 +198,9 @@ class Ao40Result:
     Attributes
     ----------
     block : bytes
-        The 256 data bytes (as received where the RS check failed).
+        The data bytes (256, or 128 for short frames; as received where the RS check failed).
     ok : bool
-        Both RS codewords decoded.
+        Every RS codeword decoded.
     rs_corrected : int
         Bytes corrected by RS over both codewords (-1 if a codeword failed).
     conv_errors : int
@@ -103,65 +214,71 @@ class Ao40Result:
     conv_errors: int
 
 
-def interleave(symbols) -> np.ndarray:
-    """The 5200 channel bits of a frame from its 5132 code symbols (u8), sync vector added."""
+def interleave(symbols, fmt: Ao40Format = LONG) -> np.ndarray:
+    """The channel bits of a frame from its code symbols (u8), sync vector added (5132 ->
+    5200 bits for :data:`LONG`, 2572 -> 2652 for :data:`SHORT`)."""
     s = np.asarray(symbols, np.uint8)
-    if s.shape != (CODE_SYMBOLS,):
-        raise Ao40Error(f"AO-40 interleaver takes {CODE_SYMBOLS} code symbols, got {s.size}")
-    out = np.zeros(FRAME_BITS, np.uint8)
-    out[_SYNC_POS] = SYNC_BITS
-    out[_SYMBOL_POS] = s
+    if s.shape != (fmt.code_symbols,):
+        raise Ao40Error(f"AO-40 {fmt.name}-frame interleaver takes {fmt.code_symbols} code "
+                        f"symbols, got {s.size}")
+    out = np.zeros(fmt.frame_bits, np.uint8)
+    out[fmt.sync_pos] = fmt.sync_bits
+    out[fmt.symbol_pos] = s
     return out
 
 
-def deinterleave(frame):
-    """The 5132 code symbols (or their LLRs) of a frame of 5200 channel bits (or LLRs)."""
+def deinterleave(frame, fmt: Ao40Format = LONG):
+    """The code symbols (or their LLRs) of a frame of channel bits (or LLRs)."""
     f = np.asarray(frame)
-    if f.shape != (FRAME_BITS,):
-        raise Ao40Error(f"AO-40 deinterleaver takes {FRAME_BITS} channel bits, got {f.size}")
-    return f[_SYMBOL_POS]
+    if f.shape != (fmt.frame_bits,):
+        raise Ao40Error(f"AO-40 {fmt.name}-frame deinterleaver takes {fmt.frame_bits} channel "
+                        f"bits, got {f.size}")
+    return f[fmt.symbol_pos]
 
 
-def ao40_encode(block) -> np.ndarray:
-    """Encode one 256-byte data block into the 5200 channel bits of an AO-40 FEC frame.
+def ao40_encode(block, fmt: Ao40Format = LONG) -> np.ndarray:
+    """Encode one data block (256 bytes; 128 for :data:`SHORT`) into the channel bits of an
+    AO-40 FEC frame.
 
     Returns
     -------
-    ndarray of uint8, shape (5200,)
+    ndarray of uint8, shape (5200,) or (2652,)
         Unpacked bits (0/1) in transmission order, starting with the first sync bit.
     """
     data = _as_bytes(block, "ao40_encode")
-    if len(data) != BLOCK_BYTES:
-        raise Ao40Error(f"AO-40 frames carry {BLOCK_BYTES}-byte blocks, not {len(data)} bytes")
-    coded = randomize(_rs().encode(data))
+    if len(data) != fmt.block_bytes:
+        raise Ao40Error(f"AO-40 {fmt.name} frames carry {fmt.block_bytes}-byte blocks, not "
+                        f"{len(data)} bytes")
+    coded = randomize(_rs(fmt.rs_interleave).encode(data))
     bits = np.unpackbits(np.frombuffer(coded, np.uint8))
-    return interleave(_conv.encode(bits, terminate=True, variant="CCSDS"))
+    return interleave(_conv.encode(bits, terminate=True, variant="CCSDS"), fmt)
 
 
-def decode_rs_block(data) -> tuple[bytes, int]:
-    """Derandomize and RS-decode the 320 bytes the Viterbi decoder gives for a frame.
+def decode_rs_block(data, fmt: Ao40Format = LONG) -> tuple[bytes, int]:
+    """Derandomize and RS-decode the bytes the Viterbi decoder gives for a frame (320; 160 for
+    :data:`SHORT`).
 
-    Returns the 256 data bytes and the bytes corrected. Raises :class:`FrameParseError` for a
+    Returns the data bytes and the bytes corrected. Raises :class:`FrameParseError` for a
     wrong length or an uncorrectable codeword.
     """
     raw = _as_bytes(data, "ao40.decode_rs_block")
-    if len(raw) != CODED_BYTES:
-        raise FrameParseError(f"AO-40 coded block has {CODED_BYTES} bytes, not {len(raw)}")
-    res = _rs().decode(randomize(raw))
+    if len(raw) != fmt.coded_bytes:
+        raise FrameParseError(f"AO-40 coded block has {fmt.coded_bytes} bytes, not {len(raw)}")
+    res = _rs(fmt.rs_interleave).decode(randomize(raw))
     if not res.ok:
         raise FrameParseError("AO-40 Reed-Solomon codeword is uncorrectable")
     return res.data, res.total_corrected
 
 
-def decode_frame_llrs(llrs) -> Ao40Result:
-    """Decode one frame from its 5200 channel LLRs (float, positive = 1, sync bit 0 first,
-    polarity already right): deinterleave, Viterbi, derandomize, RS."""
-    x = np.ascontiguousarray(deinterleave(np.asarray(llrs, np.float32)), np.float32)
+def decode_frame_llrs(llrs, fmt: Ao40Format = LONG) -> Ao40Result:
+    """Decode one frame from its channel LLRs (float, positive = 1, sync bit 0 first, polarity
+    already right): deinterleave, Viterbi, derandomize, RS."""
+    x = np.ascontiguousarray(deinterleave(np.asarray(llrs, np.float32), fmt), np.float32)
     bits = _conv.decode_terminated(x, variant="CCSDS")
     raw = np.packbits(bits).tobytes()
     re = _conv.encode(bits, terminate=True, variant="CCSDS")
     conv_errors = int(np.count_nonzero(re != (x > 0)))
-    res = _rs().decode(randomize(raw))
+    res = _rs(fmt.rs_interleave).decode(randomize(raw))
     return Ao40Result(res.data, bool(res.ok), int(res.total_corrected) if res.ok else -1,
                       conv_errors)
 
@@ -170,17 +287,29 @@ def decode_frame_llrs(llrs) -> Ao40Result:
 # Blocks
 
 
+_SHORT_DOC = ("Short frames (SMOG-P, ATL-1): 128-byte blocks, one RS codeword, 2652 channel "
+              "bits, 52-bit sync vector")
+_CRC_DOC = ("The block ends with a CRC-16/ARC of the bytes before it, low byte first (SMOG-1; "
+            "the framer appends it to a payload 2 bytes shorter than the block)")
+
+
+def _payload_bytes(short: bool, crc: bool) -> int:
+    return _fmt(short).block_bytes - (2 if crc else 0)
+
+
 @dataclass(frozen=True)
 class Ao40FramerParams:
     """Parameters of :class:`Ao40Framer`."""
 
     invert: bool = param(False, "Complement every channel bit (e.g. to match the other "
                          "differential-encoding convention of a DBPSK modulator)")
+    short: bool = param(False, _SHORT_DOC)
+    crc: bool = param(False, _CRC_DOC)
 
 
 @register
 class Ao40Framer(BitFramer):
-    """PDUs of 256 bytes to AO-40 FEC frames (u8 channel bits, 5200 per PDU), back to back.
+    """PDUs (data blocks) to AO-40 FEC frames (u8 channel bits), back to back.
 
     FUNcube sends frames continuously; DBPSK (differential) encoding, when the link uses it,
     is the modulator's job.
@@ -188,21 +317,30 @@ class Ao40Framer(BitFramer):
     Input
     -----
     pdu : list[Pdu]
-        Data blocks of exactly 256 bytes.
+        Data blocks of exactly 256 bytes (128 with ``short``; 2 fewer with ``crc``).
 
     Output
     ------
     u8 : ndarray of uint8, shape (n,)
-        Channel bits (0 or 1), 5200 per PDU (RS, scrambler, convolutional code,
-        interleaver and distributed sync), back to back; complemented with ``invert``.
+        Channel bits (0 or 1), 5200 per PDU (2652 with ``short``: RS, scrambler,
+        convolutional code, interleaver and distributed sync), back to back; complemented
+        with ``invert``.
     """
 
     name = "ao40_framer"
     Params = Ao40FramerParams
 
     def frame_bits(self, payload: bytes) -> np.ndarray:
-        bits = ao40_encode(payload)
-        return bits ^ 1 if self.params.invert else bits
+        p = self.params
+        data = bytes(payload)
+        if p.crc:
+            n = _payload_bytes(p.short, True)
+            if len(data) != n:
+                raise Ao40Error(f"AO-40 frames with CRC carry {n}-byte payloads, not "
+                                f"{len(data)} bytes")
+            data += crc16_arc(data).to_bytes(2, "little")
+        bits = ao40_encode(data, _fmt(p.short))
+        return bits ^ 1 if p.invert else bits
 
     @classmethod
     def example(cls, rng):
@@ -213,31 +351,32 @@ class Ao40Framer(BitFramer):
 class Ao40DeframerParams:
     """Parameters of :class:`Ao40Deframer`."""
 
-    max_errors: int = param(20, "Sync-vector bit errors tolerated (of 65; gr-satellites uses "
-                            "8, which loses frames the FEC would decode below Eb/N0 = 3 dB). "
-                            "Viterbi plus RS reject false syncs (about one per 400 noise bits "
-                            "at 20), so a loose threshold costs only decoding time",
-                            unit="bits", lo=0, hi=28)
+    max_errors: int = param(-1, "Sync-vector bit errors tolerated; -1: 20 of 65 for long "
+                            "frames, 12 of 52 for short ones (gr-satellites uses 8, which "
+                            "loses frames the FEC would decode below Eb/N0 = 3 dB). Viterbi "
+                            "plus RS reject false syncs (about one per 400 noise bits at 20 "
+                            "of 65), so a loose threshold costs only decoding time",
+                            unit="bits", lo=-1, hi=28)
     allow_inverted: bool = param(True, "Also accept the complemented sync vector and decode "
                                  "the complemented frame (180-degree phase ambiguity)")
     emit_failed: bool = param(False, "Also emit frames whose RS check failed (meta "
                               "fec_ok = false, data as received)")
+    short: bool = param(False, _SHORT_DOC)
+    crc: bool = param(False, _CRC_DOC)
 
 
 @register
 class Ao40Deframer(Block):
-    """Soft bits (f32 LLRs, positive = 1) to AO-40 FEC data blocks (PDUs of 256 bytes).
+    """Soft bits (f32 LLRs, positive = 1) to AO-40 FEC data blocks (PDUs of 256 bytes, 128
+    with ``short``).
 
-    At every bit position the 65 bits ``80 j`` apart are compared with the sync vector (and
-    its complement); where at most ``max_errors`` differ and the whole frame (5200 bits) has
-    arrived, the frame is deinterleaved, Viterbi-decoded (soft), derandomized and RS-decoded.
-    After a decoded frame the search resumes right behind it; after a failed one, one bit
-    after its first sync bit. Frames cut off by the end of the stream are dropped.
-
-    PDU metadata: ``bit_index`` (absolute input index of the first sync bit), ``sync_errors``,
-    ``sync_corr`` (soft correlation with the sync vector, sum(+-llr)/sum|llr|, 1.0 = perfect),
-    ``inverted``, ``conv_errors`` (channel-bit errors in the code symbols, by re-encoding),
-    ``rs_corrected`` (bytes, both codewords; -1 on failure) and ``fec_ok``.
+    At every bit position the sync bits (65, ``80 j`` apart; 52, ``51 j`` apart with
+    ``short``) are compared with the sync vector (and its complement); where at most
+    ``max_errors`` differ and the whole frame (5200 or 2652 bits) has arrived, the frame is
+    deinterleaved, Viterbi-decoded (soft), derandomized and RS-decoded (and, with ``crc``, its
+    CRC-16/ARC checked). After a decoded frame the search resumes right behind it; after a
+    failed one, one bit after its first sync bit. Frames cut off by the end of the stream are
+    dropped.
 
     Input
     -----
@@ -247,9 +386,13 @@ class Ao40Deframer(Block):
     Output
     ------
     pdu : list[Pdu]
-        The 256-byte data blocks; meta ``bit_index`` (absolute input index of the first
-        sync bit), ``sync_errors``, ``sync_corr``, ``inverted``, ``conv_errors``,
-        ``rs_corrected``, ``fec_ok``.
+        The data blocks (the CRC, if any, left in place as gr-satellites does); meta
+        ``bit_index`` (absolute input index of the first sync bit), ``sync_errors``,
+        ``sync_corr`` (soft correlation with the sync vector, sum(+-llr)/sum|llr|, 1.0 =
+        perfect), ``inverted``, ``conv_errors`` (channel-bit errors in the code symbols, by
+        re-encoding), ``rs_corrected`` (bytes, all codewords; -1 on failure), ``fec_ok``,
+        ``check`` (``"rs"``, or ``"crc+rs"`` with ``crc``) and ``crc_ok`` (every check
+        passed); with ``crc`` also ``crc16_ok``.
     """
 
     name = "ao40_deframer"
@@ -262,6 +405,11 @@ class Ao40Deframer(Block):
         self._buf = StreamBuffer(np.float32)  # soft bits from absolute index .base on
         self._next = 0  # next absolute position to examine
 
+    @property
+    def searched_to(self) -> int:
+        """Absolute bit index before which every frame start has been examined."""
+        return self._next
+
     def _process(self, chunk):
         x = np.asarray(chunk, np.float32)
         if len(x) and not np.all(np.isfinite(x)):
@@ -273,16 +421,19 @@ class Ao40Deframer(Block):
 
     def _search(self):
         p_ = self.params
+        fmt = _fmt(p_.short)
+        max_errors = p_.max_errors if p_.max_errors >= 0 else (12 if p_.short else 20)
+        nbits = fmt.frame_bits
         out = []
         res = np.zeros(4, np.float64)
         buf, base = self._buf.view, self._buf.base
         while True:
-            last = self._buf.end - FRAME_BITS  # last position with a whole frame
+            last = self._buf.end - nbits  # last position with a whole frame
             if self._next > last:
                 break
             start, stop = self._next - base, last - base + 1
-            if not distributed_sync_search(buf, start, stop, SYNC_BITS, ROWS, p_.max_errors,
-                                           res):
+            if not distributed_sync_search(buf, start, stop, fmt.sync_bits, fmt.rows,
+                                           max_errors, res):
                 self._next = last + 1
                 break
             q, inverted = int(res[0]), bool(res[1])
@@ -290,15 +441,23 @@ class Ao40Deframer(Block):
             if inverted and not p_.allow_inverted:
                 self._next = p + 1
                 continue
-            frame = buf[q:q + FRAME_BITS]
-            r = decode_frame_llrs(-frame if inverted else frame)
-            if r.ok or p_.emit_failed:
-                out.append(Pdu(r.block, {
-                    "bit_index": p, "sync_errors": int(res[2]),
+            frame = buf[q:q + nbits]
+            r = decode_frame_llrs(-frame if inverted else frame, fmt)
+            meta = {"bit_index": p, "sync_errors": int(res[2]),
                     "sync_corr": round(float(res[3]), 4), "inverted": inverted,
                     "conv_errors": r.conv_errors, "rs_corrected": r.rs_corrected,
-                    "fec_ok": r.ok}))
-            self._next = p + FRAME_BITS if r.ok else p + 1
+                    "fec_ok": r.ok}
+            ok = r.ok
+            if p_.crc:
+                crc_ok = r.ok and crc16_arc(r.block) == 0
+                meta.update(crc16_ok=crc_ok, check="crc+rs")
+                ok = ok and crc_ok
+            else:
+                meta["check"] = "rs"
+            meta["crc_ok"] = ok
+            if ok or p_.emit_failed:
+                out.append(Pdu(r.block, meta))
+            self._next = p + nbits if ok else p + 1
         return out
 
     @classmethod
@@ -336,9 +495,14 @@ from orbitlink.framing.registry import Framing, register_framing  # noqa: E402
 
 class _Ao40Framing(Framing):
     def payload_len(self, opts):
-        return 256
+        return _payload_bytes(bool(opts.get("short", False)), bool(opts.get("crc", False)))
 
 
 register_framing(_Ao40Framing(
     name="ao40", doc="FUNcube / AO-40 FEC: 256-byte blocks, 5200 channel bits, distributed sync",
     framer=Ao40Framer, deframer=Ao40Deframer, index="bit"))
+
+register_framing(_Ao40Framing(
+    name="ao40_short", doc="AO-40 FEC short frames (SMOG-P, ATL-1): 128-byte blocks, one "
+    "RS(160,128), 2652 channel bits, 52-bit distributed sync",
+    framer=Ao40Framer, deframer=Ao40Deframer, presets={"short": True}, index="bit"))
