@@ -403,15 +403,24 @@ def symsync(xr, xi, wv, base_idx, n_avail, state, prm, taps, out_z, out_t, out_f
         kcount += 1.0
         # burst (carrier lock) detector
         if reacq:
-            ur = zr / amp
-            ui = zi / amp
-            nsq = 1 if order == 2 else (2 if order == 4 else 3)
-            for _ in range(nsq):
+            # Re(z^M) / |z|^M by repeated squaring (no square root)
+            ur = zr
+            ui = zi
+            um = mag2
+            tr = ur * ur - ui * ui
+            ui = 2.0 * ur * ui
+            ur = tr
+            if order >= 4:
                 tr = ur * ur - ui * ui
                 ui = 2.0 * ur * ui
                 ur = tr
-            u2 = math.sqrt(ur * ur + ui * ui)
-            lq += LOCK_LEAK * ((ur / u2 if u2 > 0.0 else 0.0) - lq)
+                um = um * um
+                if order >= 8:
+                    tr = ur * ur - ui * ui
+                    ui = 2.0 * ur * ui
+                    ur = tr
+                    um = um * um
+            lq += LOCK_LEAK * ((ur / um if um > 0.0 else 0.0) - lq)
             if lk != 0.0:
                 if lq < LOCK_OFF:
                     lk = 0.0
