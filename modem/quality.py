@@ -44,6 +44,7 @@ import math
 
 import numpy as np
 
+from orbitlink.modem._kernels.quality import eye as _eye
 from orbitlink.modem.buffer import StreamBuffer
 
 __all__ = ["FskQuality", "attach_quality"]
@@ -69,7 +70,7 @@ class FskQuality:
         self.sps = float(sps)
         self.hz_per_unit = hz_per_unit
         self.width = max(1, int(round(self.sps)))  # whole samples per matched-filter window
-        self._y = StreamBuffer(np.float64)  # the frequency signal, absolute sample index
+        self._y = StreamBuffer(np.float32)  # the frequency signal, absolute sample index
         self._r = StreamBuffer(np.float32)  # eye value per symbol, absolute symbol index
         self._pending = np.zeros(0, np.float64)  # instants whose window has not all arrived
         self._last_lo = 0  # first sample of the last symbol's window
@@ -93,19 +94,18 @@ class FskQuality:
         symbol's value is the mean of ``width`` samples centred on its instant, summed in the
         same order whatever the chunking (a symbol whose window has not all arrived waits for
         the next chunk)."""
-        self._y.append(np.asarray(y, np.float64))
-        t = np.concatenate([self._pending, np.asarray(times, np.float64)])
-        w = self.width
-        lo = np.rint(t - 0.5 * w).astype(np.int64)
-        n = int(np.searchsorted(lo + w, self._y.end, side="right"))
+        self._y.append(np.asarray(y, np.float32))
+        times = np.asarray(times, np.float64)
+        t = np.concatenate([self._pending, times]) if len(self._pending) else times
+        out = np.empty(len(t), np.float32)
+        n, last_lo = _eye(self._y.view, self._y.base, t, self.width, out)
+        self._r.append(out[:n])
+        self._pending = t[n:].copy()
         if n:
-            idx = np.maximum(lo[:n], self._y.base)[:, None] - self._y.base + np.arange(w)
-            self._r.append((self._y.view[idx].sum(axis=1) / w).astype(np.float32))
-        self._pending = t[n:]
+            self._last_lo = last_lo
         # keep what the waiting symbols and the next ones (after the last instant) need
-        if n:
-            self._last_lo = int(lo[n - 1])
-        self._y.keep_from(min(int(lo[n]) if n < len(t) else self._last_lo, self._last_lo) - 1)
+        first = int(np.floor(t[n] - 0.5 * self.width + 0.5)) if n < len(t) else self._last_lo
+        self._y.keep_from(min(first, self._last_lo) - 1)
         self._r.keep_from(self._r.end - KEEP_SYMBOLS)
 
     @property
