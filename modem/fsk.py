@@ -681,7 +681,7 @@ class GmskCoherentDemodulatorParams:
     acq_symbols: int = param(512, "Symbols held for the carrier-frequency acquisition",
                              unit="symbols", lo=32, hi=1 << 20)
     max_offset: float = param(0.2, "Largest carrier offset acquired", unit="x symbol rate",
-                              lo=0.0, hi=0.45, lo_open=True)
+                              lo=0.0, hi=1.0, lo_open=True)
     bandwidth: float = param(0.7, "One-sided channel-filter cutoff of the discriminator path "
                              "(timing)", unit="x symbol rate", lo=0.1, hi=16.0)
     carrier_bw: float = param(0.01, "Carrier PLL noise bandwidth", unit="x symbol rate",
