@@ -221,7 +221,10 @@ class RadioSource(Source):
                              f"{getattr(self.radio, 'medium', 'iq')} samples, the graph expects "
                              f"{p.medium} (radio_source medium)")
         self.center_freq = got.center_freq
-        self.radio.start(rx=True)
+        # the stream starts when the samples are first asked for (chunks()): whatever waits
+        # between the opening and the first read (sinks waiting for their consumers) does not
+        # cost samples
+        self._streaming = False
         self.counters = {"samples": 0, "filled_samples": 0, "unfilled_gaps": 0}
         dt = info.get("datetime")
         if dt and p.skip_s:  # the stream starts after the skipped part
@@ -254,6 +257,9 @@ class RadioSource(Source):
         limit = int(p.duration_s * self.rate) if p.duration_s else None
         max_fill = int(p.max_fill_s * self.rate)
         c = self.counters
+        if not self._streaming:
+            self.radio.start(rx=True)
+            self._streaming = True
         skip = int(round(p.skip_s * self.rate))
         base = 0  # the radio's index of the stream's sample 0
         if skip:

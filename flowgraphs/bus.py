@@ -362,8 +362,51 @@ class _XpubSubscriptions:
     """For a publisher on an XPUB socket (``nodrop``): the subscriptions it has seen; and the
     closing both publishers share."""
 
+    def _bind(self, address: str, nodrop: bool, sndhwm: int, context, what: str,
+              sndbuf: int | None = None) -> None:
+        """Make and bind the PUB (or, with ``nodrop``, XPUB with ``XPUB_NODROP`` and
+        ``XPUB_VERBOSE``: every subscriber's subscription is passed up, not only a topic's
+        first, so that the publisher can wait for N consumers) socket."""
+        self.nodrop = bool(nodrop)
+        # nodrop: a context of its own, so that closing can wait for the queues to empty
+        self._own_ctx = context is None and self.nodrop
+        self._ctx = context or (zmq.Context() if self._own_ctx else zmq.Context.instance())
+        self._sock = self._ctx.socket(zmq.XPUB if self.nodrop else zmq.PUB)
+        self._sock.setsockopt(zmq.LINGER, 1000)
+        self._sock.setsockopt(zmq.SNDHWM, int(sndhwm))
+        if sndbuf:
+            self._sock.setsockopt(zmq.SNDBUF, int(sndbuf))
+        if self.nodrop:
+            self._sock.setsockopt(zmq.XPUB_NODROP, 1)
+            self._sock.setsockopt(zmq.XPUB_VERBOSE, 1)
+        try:
+            self._sock.bind(address)
+        except zmq.ZMQError as e:
+            self._sock.close(0)
+            if self._own_ctx:
+                self._ctx.term()
+            raise BusError(f"cannot bind {what} at {address}: {e}") from None
+        self.endpoint = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.sent = 0
+        self.dropped = 0
+        self.subscriptions = 0
+        self.malformed = 0  # XPUB: messages from subscribers that are not (un)subscriptions
+
+    #: most messages read from subscribers per drain: a peer that floods the XPUB with
+    #: garbage costs the publisher a bounded amount of work between two frames
+    DRAIN_MAX = 256
+
     def close(self):
+        """Close the socket. A ``nodrop`` publisher with a context of its own waits (at most
+        ``retry_timeout``) for its slow subscribers to take what is still queued, the stop
+        event included, before it returns: the messages counted as sent go out."""
+        own = getattr(self, "_own_ctx", False)
+        if own:
+            self._sock.setsockopt(zmq.LINGER, int(self.retry_timeout * 1000))
         self._sock.close()
+        if own:
+            self._ctx.term()  # returns when the queues are empty or the linger has passed
+            self._own_ctx = False
 
     def __enter__(self):
         return self
@@ -372,8 +415,10 @@ class _XpubSubscriptions:
         self.close()
 
     def _drain(self):
-        """Read the subscription messages an XPUB receives."""
-        while self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        """Read the subscription messages an XPUB receives (at most :attr:`DRAIN_MAX`)."""
+        for _ in range(self.DRAIN_MAX):
+            if not self._sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                break
             try:
                 m = self._sock.recv(zmq.NOBLOCK)
             except zmq.Again:
@@ -420,28 +465,10 @@ class BusPublisher(_XpubSubscriptions):
                  retry_timeout: float = 5.0, allow_remote: bool = False, context=None,
                  sndbuf: int | None = None):
         address, _ = check_endpoint(endpoint, allow_remote)
-        self._ctx = context or zmq.Context.instance()
-        self.nodrop = bool(nodrop)
         self.retry_timeout = float(retry_timeout)
-        self._sock = self._ctx.socket(zmq.XPUB if self.nodrop else zmq.PUB)
-        self._sock.setsockopt(zmq.LINGER, 1000)
-        self._sock.setsockopt(zmq.SNDHWM, int(sndhwm))
-        if sndbuf:
-            self._sock.setsockopt(zmq.SNDBUF, int(sndbuf))
-        if self.nodrop:
-            self._sock.setsockopt(zmq.XPUB_NODROP, 1)
-        try:
-            self._sock.bind(address)
-        except zmq.ZMQError as e:
-            self._sock.close(0)
-            raise BusError(f"cannot bind the bus at {address}: {e}") from None
-        self.endpoint = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self._bind(address, nodrop, sndhwm, context, "the bus", sndbuf)
         self._seq: dict[bytes, int] = {}
         self._topics: dict[tuple, bytes] = {}
-        self.sent = 0
-        self.dropped = 0
-        self.subscriptions = 0
-        self.malformed = 0  # XPUB: messages from subscribers that are not (un)subscriptions
         self._n = 0
         self._lock = threading.Lock()  # one socket, several publishing threads
 
@@ -809,24 +836,8 @@ class GrPduBridge(_XpubSubscriptions):
                  sndhwm: int = 1000, retry_timeout: float = 5.0, allow_remote: bool = False,
                  context=None):
         address, _ = check_endpoint(endpoint, allow_remote)
-        self._ctx = context or zmq.Context.instance()
-        self.nodrop = bool(nodrop)
         self.retry_timeout = float(retry_timeout)
-        self._sock = self._ctx.socket(zmq.XPUB if nodrop else zmq.PUB)
-        self._sock.setsockopt(zmq.LINGER, 1000)
-        self._sock.setsockopt(zmq.SNDHWM, int(sndhwm))
-        if nodrop:
-            self._sock.setsockopt(zmq.XPUB_NODROP, 1)
-        try:
-            self._sock.bind(address)
-        except zmq.ZMQError as e:
-            self._sock.close(0)
-            raise BusError(f"cannot bind the GNU Radio PDU bridge at {address}: {e}") from None
-        self.endpoint = self._sock.getsockopt_string(zmq.LAST_ENDPOINT)
-        self.sent = 0
-        self.dropped = 0
-        self.subscriptions = 0
-        self.malformed = 0
+        self._bind(address, nodrop, sndhwm, context, "the GNU Radio PDU bridge")
 
     def publish_frame(self, pdu_meta: dict | None, payload: bytes) -> bool:
         """Send one frame; returns whether it was handed to libzmq."""

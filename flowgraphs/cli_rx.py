@@ -142,7 +142,6 @@ def cmd_rx(args) -> int:
         raise RxError(f"--queue {args.queue:g} s: the queue holds 0 to 60 s of signal")
     prof = load_profile(args.hw)
     facts = _recording_facts(prof, args.device or "")
-    medium = facts.get("medium", "iq")
     from orbitlink.flowgraphs.cli import _with_rate
 
     link = load_link(args.link, _with_rate(_overrides(args.set),
@@ -150,6 +149,7 @@ def cmd_rx(args) -> int:
     if facts.get("missing"):
         raise RxError(f"--hw {prof.name}: give the recording that stands in for the radio: "
                       "--device file=REC.sigmf-meta[,rate=max]")
+    medium = facts.get("medium", "iq")
     rate = args.rate or facts.get("samp_rate") or link.samp_rate
     freq = args.freq or facts.get("center_freq") or 0.0
 

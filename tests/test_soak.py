@@ -181,7 +181,9 @@ class _Reader(threading.Thread):
             while time.monotonic() < end:
                 if self.halt.is_set():  # drain what is queued, then end
                     while self.s.poll(500):
-                        self._one()
+                        if self._one():
+                            self.stopped.set()
+                            return
                     return
                 if not self.s.poll(100):
                     continue
