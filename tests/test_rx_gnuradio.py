@@ -1,6 +1,6 @@
 """``orbitlink rx --gr-pdu`` with GNU Radio 3.10 (marker ``interop``): a real recording
 replayed as the radio; a GNU Radio flowgraph (``zeromq.sub_msg_source`` -> a message block,
-run with the system's ``/usr/bin/python3``) and the reference subscriber (pyzmq and struct
+run with the system's ``/usr/bin/python3``: tools/gr_pdu_listener.py) and the reference subscriber (pyzmq and struct
 only) receive the same frames that rx prints on stdout. ``--nodrop --wait-subscribers`` holds
 rx until both are connected, so nothing is lost to the slow joiner."""
 
@@ -18,35 +18,7 @@ from tests.test_rx import REC, SUBSCRIBER, _ep, _rx
 
 pytestmark = pytest.mark.interop
 
-_GR = r"""
-import sys
-import pmt
-from gnuradio import gr, zeromq
-
-
-class Collect(gr.basic_block):
-    def __init__(self):
-        gr.basic_block.__init__(self, "collect", None, None)
-        self.message_port_register_in(pmt.intern("in"))
-        self.set_msg_handler(pmt.intern("in"), self.handle)
-
-    def handle(self, msg):
-        meta = pmt.car(msg)
-        data = bytes(pmt.u8vector_elements(pmt.cdr(msg)))
-        si = pmt.to_uint64(pmt.dict_ref(meta, pmt.intern("sample_index"), pmt.from_uint64(0)))
-        print("pdu", si, data.hex(), flush=True)
-
-
-tb = gr.top_block()
-src = zeromq.sub_msg_source(sys.argv[1], 100, False)
-c = Collect()
-tb.msg_connect((src, "out"), (c, "in"))
-tb.start()
-print("started", flush=True)
-sys.stdin.read()
-tb.stop()
-tb.wait()
-"""
+GR_LISTENER = Path(__file__).resolve().parents[1] / "tools" / "gr_pdu_listener.py"
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -58,7 +30,7 @@ def _gnuradio():
 def test_rx_frames_reach_gnuradio_and_the_reference_subscriber():
     path = REC / "by701.wav"  # BY70-1, BPSK 9600 CCSDS concatenated, SSB audio
     gr_ep, bus = _ep(), _ep()
-    gr = subprocess.Popen([GR_PY, "-c", _GR, gr_ep], stdin=subprocess.PIPE,
+    gr = subprocess.Popen([GR_PY, str(GR_LISTENER), gr_ep], stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
     threading.Thread(target=lambda: [lines.append(x) for x in gr.stdout], daemon=True).start()
