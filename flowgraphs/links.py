@@ -248,6 +248,8 @@ class Link:
                 raise LinkError(f"{where}: the coherent receiver needs IQ input and a GMSK, "
                                 "GFSK or 2-FSK link with modulation index 1/2 (MSK)")
             kw.update(symbol_rate=float(self.symbol_rate), samp_rate=rate, bt=float(self.bt))
+            # carrier offsets up to half the symbol rate and a little more (issue 13 item 4)
+            kw.setdefault("max_offset", min(0.6, 0.2 * rate / self.symbol_rate))
             return fsk.GmskCoherentDemodulator(
                 coerce_params(fsk.GmskCoherentDemodulatorParams, kw, where))
         afsk = self.modulation == "afsk"
@@ -267,6 +269,17 @@ class Link:
             from orbitlink.modem.audio import SsbToIq
 
             front.append(SsbToIq(samp_rate=rate, symbol_rate=float(self.symbol_rate)))
+        if self.family != "psk" and self.modulation != "afsk" and medium == "iq" and \
+                not self.receiver.get("coherent"):
+            # the carrier offset (up to half the symbol rate and more) measured over the whole
+            # band and removed, so that the receiver's channel filter stays narrow (the
+            # coherent receiver acquires the carrier itself)
+            from orbitlink.modem.afc import FskAfc
+
+            room = (0.45 * rate - self.fm_if_half_bandwidth()) / self.symbol_rate
+            if room > 0.05:  # else the sample rate holds the signal and little more
+                front.append(FskAfc(samp_rate=rate, symbol_rate=float(self.symbol_rate),
+                                    max_offset=min(0.6, room)))
         if self.modulation == "afsk" and medium == "iq":
             # an FM receiver: IF filter (in the resampler), then the discriminator's audio
             from orbitlink.modem.audio import Resampler

@@ -123,10 +123,20 @@ def _tracker(link, samp_rate, max_doppler_hz, max_rate_hz_s):
     else:
         power, occ = 1, 2 * link.fm_if_half_bandwidth() / 1.2 / link.symbol_rate
     lim = 0.45 * samp_rate - 0.5 * occ * link.symbol_rate
+    # a fast sweep (an X-band pass: up to 10 kHz/s) needs a longer first block for the rate
+    # the acquisition measures (0.25 s: within about 10 Hz/s and 1 Hz at Es/N0 3 dB)
+    acq_s = 0.25 if max_rate_hz_s > 2000 else 0.1
+    kw = {}
+    if power == 1:
+        # FSK: the loop measures the mean frequency, which the data moves by about the
+        # deviation over the square root of the symbols measured (100 Hz and more in 50 ms at
+        # 9600 Bd): measure longer, a narrower loop, and a Doppler rate from the acquisition
+        # (the halves of a longer block) so that the narrow loop need not learn it
+        acq_s, kw = 0.5, dict(loop_bw_hz=1.5, update_s=0.1)
     return [DopplerTracker(samp_rate=float(samp_rate), symbol_rate=float(link.symbol_rate),
                            power=power, occupied_bw=float(occ),
                            max_doppler_hz=float(min(max_doppler_hz, lim)),
-                           max_rate_hz_s=float(max_rate_hz_s))]
+                           max_rate_hz_s=float(max_rate_hz_s), acq_s=acq_s, **kw)]
 
 
 def frames_for(link, duration_s: float, rng) -> int:

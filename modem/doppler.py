@@ -49,7 +49,7 @@ from orbitlink.modem.block import Block, ParamError, Rate, param, register
 from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.filters import loop_gains, lowpass
 
-__all__ = ["AnalyticDoppler", "DopplerError", "DopplerNcoParams", "DopplerCorrector",
+__all__ = ["AnalyticDoppler", "LinearDoppler", "DopplerError", "DopplerNcoParams", "DopplerCorrector",
            "DopplerPrecompensator", "DopplerTracker", "DopplerTrackerParams", "GridPhase",
            "GRID_BLOCK", "TableDoppler", "precompensate_burst", "unix_time"]
 
@@ -98,6 +98,46 @@ class AnalyticDoppler:
     def __repr__(self):
         return (f"AnalyticDoppler(amplitude_hz={self.amplitude_hz!r}, tca_unix={self.tca_unix!r},"
                 f" width_s={self.width_s!r})")
+
+
+class LinearDoppler:
+    """A linear Doppler sweep for tests: from ``start_hz`` at ``t0_unix`` at ``rate_hz_s``
+    until ``stop_hz``, constant before and after (``f(t) = clip(start + rate (t - t0))``).
+
+    A low LEO pass at X band (8.4 GHz, 500 km) sweeps about +-60 kHz at up to 10 kHz/s near
+    its closest approach; ``LinearDoppler(60e3, -60e3, -10e3)`` is that stretch as a straight
+    line (12 s).
+    """
+
+    def __init__(self, start_hz: float, stop_hz: float, rate_hz_s: float, t0_unix: float = 0.0):
+        if rate_hz_s == 0 or (stop_hz - start_hz) * rate_hz_s < 0:
+            raise DopplerError("LinearDoppler: the rate must run from start_hz towards stop_hz")
+        self.start_hz = float(start_hz)
+        self.stop_hz = float(stop_hz)
+        self.rate_hz_s = float(rate_hz_s)
+        self.t0_unix = float(t0_unix)
+        self.duration_s = (self.stop_hz - self.start_hz) / self.rate_hz_s
+
+    def __call__(self, t_unix):
+        t = np.clip(np.asarray(t_unix, np.float64) - self.t0_unix, 0.0, self.duration_s)
+        return self.start_hz + self.rate_hz_s * t
+
+    def rate(self, t_unix):
+        """Doppler rate in Hz/s."""
+        t = np.asarray(t_unix, np.float64) - self.t0_unix
+        return np.where((t >= 0) & (t <= self.duration_s), self.rate_hz_s, 0.0)
+
+    def phase(self, t_unix):
+        """Integral of the curve from ``t0_unix`` to t, in cycles (exact, for tests)."""
+        t = np.asarray(t_unix, np.float64) - self.t0_unix
+        tc = np.clip(t, 0.0, self.duration_s)
+        return (self.start_hz * tc + 0.5 * self.rate_hz_s * tc ** 2
+                + self.start_hz * np.minimum(t, 0.0)
+                + self.stop_hz * np.maximum(t - self.duration_s, 0.0))
+
+    def __repr__(self):
+        return (f"LinearDoppler(start_hz={self.start_hz!r}, stop_hz={self.stop_hz!r}, "
+                f"rate_hz_s={self.rate_hz_s!r}, t0_unix={self.t0_unix!r})")
 
 
 class TableDoppler:
@@ -587,16 +627,74 @@ class DopplerTracker(Block):
         wgt = np.clip(psd[ii] - floor, 0.0, None)
         ff = fr[0] + np.arange(lo_i, hi_i) * binw
         fc = float(np.sum(wgt * ff) / np.sum(wgt)) if np.sum(wgt) > 0 else float(centre[k])
-        fc += self._fine(x, fc, 2.5 * binw)
         rate = 0.0
         if p.power > 1 and len(x) >= 4096:
-            # Doppler rate from the two halves (the x**power line is precise enough)
-            h = len(x) // 2
-            fa = self._fine(x[:h], fc, 0.05 * p.symbol_rate)
-            fb = self._fine(x[h:2 * h], fc, 0.05 * p.symbol_rate)
-            rate = (fb - fa) / (h / fs)
-            rate = min(2 * p.max_rate_hz_s, max(-2 * p.max_rate_hz_s, rate))
+            # frequency and Doppler rate together: the x**power line of the block dechirped by
+            # each rate on a grid (a sweep smears the line over rate x block length, 2 kHz at
+            # 10 kHz/s over 0.2 s: neither the line nor the halves' lines are then sharp)
+            df, rate = self._chirp_fine(x, fc, 2.5 * binw)
+            fc += df
+        else:
+            fc += self._fine(x, fc, 2.5 * binw)
+            if p.power == 1 and len(x) >= 0.2 * fs:
+                # FSK: the mean frequencies of the halves (the data's share of each tone
+                # averages out over a tenth of a second and more)
+                h = len(x) // 2
+                fa = self._fine(x[:h], fc, 0.0)
+                fb = self._fine(x[h:2 * h], fc, 0.0)
+                rate = min(2 * p.max_rate_hz_s, max(-2 * p.max_rate_hz_s, (fb - fa) / (h / fs)))
         return fc, 10 * math.log10(snr), rate
+
+    def _chirp_fine(self, x, fc, span_hz) -> tuple[float, float]:
+        """(residual frequency at the block's middle in Hz, rate in Hz/s) of x mixed down by fc:
+        the strongest x**power line within span_hz over a grid of dechirping rates around the
+        rate the two halves' lines give (within twice max_rate_hz_s; coarse grid, then a finer
+        one around the best)."""
+        p = self.params
+        fs = p.samp_rate
+        n = np.arange(len(x))
+        y = x * np.exp(-2j * np.pi * fc / fs * n)
+        z = np.convolve(y, self._taps, mode="valid")[:: self._dec]
+        if len(z) < 32:
+            return 0.0, 0.0
+        fd = fs / self._dec
+        m = len(z)
+        t = (np.arange(m) - (m - 1) / 2) / fd  # seconds from the block's middle
+        u = z ** p.power * np.hanning(m)
+        nfft = 1 << int(np.ceil(np.log2(4 * m)))
+        fr = np.fft.fftfreq(nfft, 1.0 / fd) / p.power  # carrier frequency of each bin
+        sel = np.abs(fr) <= min(span_hz, 0.45 * fd / p.power)
+        big_t = m / fd
+        rmax = 2.0 * p.max_rate_hz_s
+
+        def best(rates):
+            top = (-1.0, 0.0, 0, None)
+            for r in rates:
+                spec = np.abs(np.fft.fft(u * np.exp(-1j * np.pi * p.power * r * t * t),
+                                         nfft)) ** 2
+                k = int(np.argmax(np.where(sel, spec, 0.0)))
+                if spec[k] > top[0]:
+                    top = (float(spec[k]), float(r), k, spec)
+            return top
+
+        # first guess: the lines of the two halves (smeared by the sweep, so within a few
+        # hundred Hz/s at 10 kHz/s); then the line stays within one bin while the rate error
+        # times power times T^2 < 1/2
+        h = len(x) // 2
+        fa = self._fine(x[:h], fc, span_hz)
+        fb = self._fine(x[h:2 * h], fc, span_hz)
+        rg = min(rmax, max(-rmax, (fb - fa) / (h / fs)))
+        step = 0.5 / (p.power * big_t * big_t)
+        wide = min(rmax, max(2500.0, 0.2 * abs(rg)))
+        coarse = np.arange(rg - wide, rg + wide + step, 4 * step)
+        _, r0, _, _ = best(coarse[np.abs(coarse) <= rmax] if rmax > 0 else np.zeros(1))
+        _, r1, k, spec = best(np.arange(r0 - 4 * step, r0 + 4.5 * step, step / 2))
+        # parabolic refinement of the line on the log spectrum
+        la, lb, lc = (math.log(spec[(k + i) % nfft] + 1e-300) for i in (-1, 0, 1))
+        den = la - 2 * lb + lc
+        delta = 0.5 * (la - lc) / den if den < 0 else 0.0
+        f = (np.fft.fftfreq(nfft, 1.0 / fd)[k] + delta * fd / nfft) / p.power
+        return float(f), float(min(rmax, max(-rmax, r1)))
 
     def _fine(self, x, fc, span_hz) -> float:
         """Residual frequency (Hz) of x after mixing down by fc, in the signal's band."""
