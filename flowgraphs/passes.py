@@ -133,6 +133,9 @@ def _tracker(link, samp_rate, max_doppler_hz, max_rate_hz_s):
         # 9600 Bd): measure longer, a narrower loop, and a Doppler rate from the acquisition
         # (the halves of a longer block) so that the narrow loop need not learn it
         acq_s, kw = 0.5, dict(loop_bw_hz=1.5, update_s=0.1)
+        if abs(2 * link.fsk_deviation / link.symbol_rate - 0.5) < 1e-6:
+            # MSK-type (h = 1/2): the x**2 line pair is free of the data
+            kw["msk_lines"] = True
     return [DopplerTracker(samp_rate=float(samp_rate), symbol_rate=float(link.symbol_rate),
                            power=power, occupied_bw=float(occ),
                            max_doppler_hz=float(min(max_doppler_hz, lim)),

@@ -470,6 +470,10 @@ class DopplerTrackerParams:
     min_snr_db: float = param(-4.0, "In-band SNR (signal power over the noise in the occupied "
                               "bandwidth) that counts as signal present", unit="dB", lo=-20.0,
                               hi=40.0)
+    msk_lines: bool = param(False, "power 1 only: the signal is MSK-type CPM (GMSK, or 2-FSK "
+                            "with h = 1/2): the loop measures the two spectral lines of x**2 "
+                            "(free of the data) instead of the mean frequency while that is "
+                            "within symbol_rate / 24")
     hold_s: float = param(2.0, "Time without signal after which the tracker searches the "
                           "band again (the frequency holds meanwhile)", unit="s", lo=0.0,
                           hi=3600.0)
@@ -737,13 +741,38 @@ class DopplerTracker(Block):
         if p.power == 1:
             acc = np.sum(z[1:] * np.conj(z[:-1]))
             # the noise's lag-1 correlation (real) dilutes the angle by S / (S + N)
-            return float(np.angle(acc) / (2 * np.pi) * fd
-                         * (1.0 + self._snr) / max(self._snr, 0.25))
+            e = float(np.angle(acc) / (2 * np.pi) * fd
+                      * (1.0 + self._snr) / max(self._snr, 0.25))
+            if p.msk_lines and abs(e) < p.symbol_rate / 24:
+                # close: the line pair (no data jitter; range +-symbol_rate / 16)
+                e2 = self._msk_measure(z, fd)
+                if e2 is not None:
+                    return e2
+            return e
         from orbitlink.modem.psk import mpower_freq
 
         fmax = min(0.5 / p.power, 0.1 * p.symbol_rate / fd)
         f, _ = mpower_freq(z, p.power, fmax)
         return f * fd
+
+    def _msk_measure(self, z, fd):
+        """Residual frequency (Hz) from the two spectral lines of z**2 at twice the carrier plus
+        and minus half the symbol rate (MSK-type CPM, h = 1/2): each line moved to DC, summed
+        over sub-blocks of 4 symbols, and the phase step from one sub-block to the next
+        (the data's continuum averages out; range +-symbol_rate / 16). None if too short."""
+        p = self.params
+        sub = max(2, int(round(4 * fd / p.symbol_rate)))
+        m = len(z) // sub
+        if m < 4:
+            return None
+        u = (z[:m * sub] ** 2).astype(np.complex128)
+        ph = np.exp(-1j * np.pi * p.symbol_rate / fd * np.arange(m * sub))
+        acc = 0j
+        for v in (u * ph, u * np.conj(ph)):
+            s_k = v.reshape(m, sub).sum(axis=1)
+            acc += np.sum(s_k[1:] * np.conj(s_k[:-1]))
+        # z**2 turns at twice the residual frequency
+        return float(np.angle(acc) / (2 * np.pi) * fd / sub / 2)
 
     def _update(self):
         """End of a measurement period (absolute sample _n): measure, update the loop."""
