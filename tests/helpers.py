@@ -92,3 +92,19 @@ def have_gnuradio() -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return r.returncode == 0
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def loopback_endpoint() -> str:
+    """``tcp://127.0.0.1:PORT`` with a port free now (for a process that binds it later)."""
+    return f"tcp://127.0.0.1:{free_port()}"

@@ -111,3 +111,40 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def require():
+    """Build and load the module for a test; skip the test when it cannot be, or fail it where
+    it must run (``ORBITLINK_REQUIRE_SOAPY`` set, as ``.ci/run`` does). Returns its path."""
+    import pytest
+
+    why = binding_problem() or build_problem()
+    if why is None:
+        try:
+            return load()
+        except RuntimeError as e:
+            why = str(e)
+    if os.environ.get("ORBITLINK_REQUIRE_SOAPY"):
+        pytest.fail(f"ORBITLINK_REQUIRE_SOAPY is set but {why}")
+    pytest.skip(why)
+
+
+def orbitfake_profile(directory) -> Path:
+    """A hardware profile for the module (written into ``directory``): HackRF's, with
+    hardware time, overflows reported by readStream, full duplex, 1 kHz to 10 MHz, 50 MHz to
+    6 GHz, gains 0 to 40 dB (transmit at most 30)."""
+    import yaml
+
+    prof = yaml.safe_load(open(REPO / "hw-profiles" / "hackrf.yaml"))
+    prof.update(name="orbitfake", driver="orbitfake", timestamps="hardware",
+                overflow_reporting="readStream", transmit="full_duplex")
+    prof["sample_rates"] = {"ranges": [[1.0e3, 10.0e6]]}
+    for d in ("rx", "tx"):
+        prof[d]["gains"] = {}
+        prof[d]["antennas"] = []
+        prof[d]["freq_ranges"] = [[50.0e6, 6.0e9]]
+        prof[d]["gain_range"] = [0, 40]
+    prof["tx"]["max_gain"] = 30
+    pf = Path(directory) / "orbitfake.yaml"
+    pf.write_text(yaml.safe_dump(prof))
+    return pf

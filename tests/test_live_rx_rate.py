@@ -26,15 +26,7 @@ SECONDS = 2.0
 
 @pytest.fixture(scope="module")
 def fake():
-    why = soapy_fake.binding_problem() or soapy_fake.build_problem()
-    if why is None:
-        try:
-            return soapy_fake.load()
-        except RuntimeError as e:
-            why = str(e)
-    if os.environ.get("ORBITLINK_REQUIRE_SOAPY"):
-        pytest.fail(f"ORBITLINK_REQUIRE_SOAPY is set but {why}")
-    pytest.skip(why)
+    return soapy_fake.require()
 
 
 def _link():

@@ -27,16 +27,7 @@ SUBSCRIBER = REPO / "tools" / "reference_subscriber.py"
 HEADER = struct.Struct("<4sBBHQqd")
 
 
-def _port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def _ep() -> str:
-    return f"tcp://127.0.0.1:{_port()}"
+from orbitlink.tests.helpers import free_port as _port, loopback_endpoint as _ep  # noqa: E402
 
 
 class _Proc(subprocess.Popen):

@@ -80,16 +80,7 @@ def _report(name: str, figures: dict) -> None:
     os.replace(tmp, REPORT)
 
 
-def _port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def _ep() -> str:
-    return f"tcp://127.0.0.1:{_port()}"
+from orbitlink.tests.helpers import free_port as _port, loopback_endpoint as _ep  # noqa: E402
 
 
 class _Rx(subprocess.Popen):
@@ -398,21 +389,9 @@ def test_soak_replay_10x_memory_flat_nothing_lost(rec):
 
 
 def _orbitfake_profile(tmp_path) -> str:
-    import yaml
+    from orbitlink.tests.soapy_fake import orbitfake_profile
 
-    prof = yaml.safe_load(open(REPO / "hw-profiles" / "hackrf.yaml"))
-    prof.update(name="orbitfake", driver="orbitfake", timestamps="hardware",
-                overflow_reporting="readStream", transmit="full_duplex")
-    prof["sample_rates"] = {"ranges": [[1.0e3, 10.0e6]]}
-    for d in ("rx", "tx"):
-        prof[d]["gains"] = {}
-        prof[d]["antennas"] = []
-        prof[d]["freq_ranges"] = [[50.0e6, 6.0e9]]
-        prof[d]["gain_range"] = [0, 40]
-    prof["tx"]["max_gain"] = 30
-    pf = tmp_path / "orbitfake.yaml"
-    pf.write_text(yaml.safe_dump(prof))
-    return str(pf)
+    return str(orbitfake_profile(tmp_path))
 
 
 def test_soak_soapy_orbitfake_10x_memory_flat_nothing_lost(rec, tmp_path):

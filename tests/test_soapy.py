@@ -36,15 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def fake():
     """The orbitfake module, built and loaded into this process."""
-    why = soapy_fake.binding_problem() or soapy_fake.build_problem()
-    if why is None:
-        try:
-            return soapy_fake.load()
-        except RuntimeError as e:
-            why = str(e)
-    if os.environ.get("ORBITLINK_REQUIRE_SOAPY"):
-        pytest.fail(f"ORBITLINK_REQUIRE_SOAPY is set but {why}")
-    pytest.skip(why)
+    return soapy_fake.require()
 
 
 _serials = itertools.count()

@@ -49,12 +49,7 @@ def _soapy():
     """The SoapySDR test module, loaded (fails where it must run: ORBITLINK_REQUIRE_SOAPY)."""
     from orbitlink.tests import soapy_fake
 
-    why = soapy_fake.binding_problem() or soapy_fake.build_problem()
-    if why is not None:
-        if os.environ.get("ORBITLINK_REQUIRE_SOAPY"):
-            pytest.fail(why)
-        pytest.skip(why)
-    soapy_fake.load()
+    soapy_fake.require()
 
 
 @pytest.fixture
@@ -113,18 +108,9 @@ def test_a_burst_through_soapysdr_at_its_time(tmp_path, capsys):
     """A profile for the test module (driver orbitfake); the graph's radio sink sends the
     burst at the requested time; the module captures the samples encode writes, byte for byte."""
     _soapy()
-    prof = yaml.safe_load(open(PROFILES / "hackrf.yaml"))
-    prof.update(name="orbitfake", driver="orbitfake", timestamps="hardware",
-                overflow_reporting="readStream", transmit="full_duplex")
-    prof["sample_rates"] = {"ranges": [[1.0e3, 10.0e6]]}
-    for d in ("rx", "tx"):
-        prof[d]["gains"] = {}
-        prof[d]["antennas"] = []
-        prof[d]["freq_ranges"] = [[50.0e6, 6.0e9]]
-        prof[d]["gain_range"] = [0, 40]
-    prof["tx"]["max_gain"] = 30
-    pf = tmp_path / "orbitfake.yaml"
-    pf.write_text(yaml.safe_dump(prof))
+    from orbitlink.tests.soapy_fake import orbitfake_profile
+
+    pf = orbitfake_profile(tmp_path)
     cap = tmp_path / "cap.cf32"
     g, p = _tx_graph(tmp_path, capsys, profile=str(pf), freq=437.5e6, gain=20,
                      device=f"serial=tx{os.getpid()},txfile={cap}", start_time=0.0, lead_s=0.3)

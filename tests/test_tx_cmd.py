@@ -10,13 +10,11 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 import zmq
 
 from orbitlink.drivers.sigmf import SigmfWriter, open_recording
@@ -57,28 +55,13 @@ def _decode(path, link="qpsk"):
 def _soapy():
     from orbitlink.tests import soapy_fake
 
-    why = soapy_fake.binding_problem() or soapy_fake.build_problem()
-    if why is not None:
-        if os.environ.get("ORBITLINK_REQUIRE_SOAPY"):
-            pytest.fail(why)
-        pytest.skip(why)
-    soapy_fake.load()
+    soapy_fake.require()
 
 
 def _orbitfake_profile(tmp_path):
-    prof = yaml.safe_load(open(PROFILES / "hackrf.yaml"))
-    prof.update(name="orbitfake", driver="orbitfake", timestamps="hardware",
-                overflow_reporting="readStream", transmit="full_duplex")
-    prof["sample_rates"] = {"ranges": [[1.0e3, 10.0e6]]}
-    for d in ("rx", "tx"):
-        prof[d]["gains"] = {}
-        prof[d]["antennas"] = []
-        prof[d]["freq_ranges"] = [[50.0e6, 6.0e9]]
-        prof[d]["gain_range"] = [0, 40]
-    prof["tx"]["max_gain"] = 30
-    pf = tmp_path / "orbitfake.yaml"
-    pf.write_text(yaml.safe_dump(prof))
-    return pf
+    from orbitlink.tests.soapy_fake import orbitfake_profile
+
+    return orbitfake_profile(tmp_path)
 
 
 @pytest.fixture
