@@ -92,6 +92,18 @@ class Sub:
         self.ctx.term()
 
 
+def _until_stop(p, sub, bus_timeout=30, exit_timeout=30):
+    """The bus's messages up to the stop event, then rx's stdout and stderr once it exits."""
+    try:
+        msgs = sub.read_until_stop(bus_timeout, proc=p)
+        out, err = p.communicate(timeout=exit_timeout)
+    finally:
+        sub.close()
+        if p.poll() is None:
+            p.kill()
+    return msgs, out, err
+
+
 @pytest.fixture(scope="module")
 def qpsk_rec(tmp_path_factory):
     """A QPSK SigMF recording of 12 frames (the link's own transmitter)."""
@@ -279,13 +291,7 @@ def test_rx_overflow_and_gap_events_count_exactly(qpsk_rec):
     p = _rx("--link", "qpsk", "--hw", "loopback", "--device",
             f"file={meta},rate=max,overflow_every=200000,gap=5000", "--bus", bus, "--nodrop",
             "--wait-subscribers", "10", "--control-endpoint", "none", "--tx-endpoint", "none")
-    try:
-        msgs = sub.read_until_stop(proc=p)
-        out, err = p.communicate(timeout=30)
-    finally:
-        sub.close()
-        if p.poll() is None:
-            p.kill()
+    msgs, out, err = _until_stop(p, sub, 30, 30)
     assert p.returncode == 0, err
     from orbitlink.drivers.sigmf import open_recording
 
@@ -320,13 +326,7 @@ def test_rx_pass_mode_waits_for_the_pass_and_corrects_doppler(tmp_path, capsys):
             "--freq", "2.2G", "--pass", "next", "--min-el", "60", "--bus", bus, "--nodrop",
             "--wait-subscribers", "10", "--control-endpoint", "none", "--tx-endpoint", "none",
             "--stats-interval", "0.2")
-    try:
-        msgs = sub.read_until_stop(120, proc=p)
-        out, err = p.communicate(timeout=60)
-    finally:
-        sub.close()
-        if p.poll() is None:
-            p.kill()
+    msgs, out, err = _until_stop(p, sub, 120, 60)
     assert p.returncode == 0, err
     assert "pass of" in err and "AOS" in err
     frames = [json.loads(x) for x in out.splitlines()]
