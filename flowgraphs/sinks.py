@@ -71,16 +71,17 @@ def ax25_record(f) -> dict:
             "tnc2": f.tnc2()}
 
 
-def frame_record(pdu, rec_time=None) -> dict:
+def frame_record(pdu, rec_time=None, ax25: bool = True) -> dict:
     """The JSON object of a received frame (``decode --json``); an AX.25 frame whose FCS
-    passed also gets an ``ax25`` object (:func:`ax25_record`)."""
+    passed also gets an ``ax25`` object (:func:`ax25_record`; ``ax25=False``: not parsed,
+    for output that does not show it)."""
     d = {"sample_index": pdu.meta["sample_index"], "time_s": pdu.meta["time_s"]}
     if rec_time is not None:
         t = rec_time + _dt.timedelta(seconds=pdu.meta["time_s"])
         d["time_utc"] = t.strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
     d["hex"] = bytes(pdu.data).hex()
     d.update({k: v for k, v in pdu.meta.items() if k not in d})
-    f = ax25_frame(pdu)
+    f = ax25_frame(pdu) if ax25 else None
     if f is not None and "ax25" not in d:
         d["ax25"] = ax25_record(f)
     return d
@@ -152,7 +153,7 @@ class FramesSink(Sink):
                     continue
             self.counters["frames"] += 1
             self.counters["frames_ok"] += bool(p.meta.get("crc_ok"))
-            d = frame_record(p, self._rec_time)
+            d = frame_record(p, self._rec_time, ax25=self.params.format == "json")
             f = ax25_frame(p) if self.params.format == "tnc2" else None
             if self.params.format == "json":
                 line = json.dumps(d)

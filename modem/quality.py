@@ -44,7 +44,7 @@ import math
 
 import numpy as np
 
-from orbitlink.modem._kernels.quality import eye as _eye
+from orbitlink.modem._kernels.quality import eye as _eye, eye_levels as _eye_levels
 from orbitlink.modem.buffer import StreamBuffer
 
 __all__ = ["FskQuality", "attach_quality"]
@@ -122,16 +122,11 @@ class FskQuality:
         if b - a < 8:
             return {}
         r = self._r.view[a - self._r.base:b - self._r.base].astype(np.float64)
-        lo10, hi90 = np.percentile(r, (10.0, 90.0))
-        thr = 0.5 * float(lo10 + hi90)  # between the rails whatever the bit balance
-        for _ in range(3):
-            up, lo = r[r > thr], r[r <= thr]
-            if len(up) < 2 or len(lo) < 2:
-                return {}
-            mu, ml = float(up.mean()), float(lo.mean())
-            thr = 0.5 * (mu + ml)
+        lv = np.empty(3)
+        if not _eye_levels(r, lv):
+            return {}
+        mu, ml, var = float(lv[0]), float(lv[1]), float(lv[2])
         amp, dc = 0.5 * (mu - ml), 0.5 * (mu + ml)
-        var = (float(((up - mu) ** 2).sum()) + float(((lo - ml) ** 2).sum())) / (len(r) - 2)
         if not (amp > 0 and math.isfinite(var)):
             return {}
         snr = 10 * math.log10(amp * amp / max(var, amp * amp * 1e-9))
