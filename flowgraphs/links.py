@@ -265,6 +265,7 @@ class Link:
         """The blocks from the medium to the demodulator's output ('sym' or f32)."""
         rate = float(samp_rate or self.samp_rate)
         front = []
+        afc = None
         if self.family == "psk" and medium == "audio":
             from orbitlink.modem.audio import SsbToIq
 
@@ -278,8 +279,9 @@ class Link:
 
             room = (0.45 * rate - self.fm_if_half_bandwidth()) / self.symbol_rate
             if room > 0.05:  # else the sample rate holds the signal and little more
-                front.append(FskAfc(samp_rate=rate, symbol_rate=float(self.symbol_rate),
-                                    max_offset=min(0.6, room)))
+                afc = FskAfc(samp_rate=rate, symbol_rate=float(self.symbol_rate),
+                             max_offset=min(0.6, room))
+                front.append(afc)
         if self.modulation == "afsk" and medium == "iq":
             # an FM receiver: IF filter (in the resampler), then the discriminator's audio
             from orbitlink.modem.audio import Resampler
@@ -299,7 +301,13 @@ class Link:
             front.append(AfskEqualizer(samp_rate=rate, mark=float(self.mark),
                                        space=float(self.space),
                                        symbol_rate=float(self.symbol_rate)))
-        return front + [self.demodulator(rate, debug_taps=debug_taps, medium=medium)]
+        demod = self.demodulator(rate, debug_taps=debug_taps, medium=medium)
+        if afc is not None and hasattr(demod, "quality"):
+            from orbitlink.modem.afc import AfcQuality
+
+            # the frames' freq_offset_hz: what the AFC removed plus what the eye still sees
+            afc.quality = AfcQuality(afc, demod, rate / self.symbol_rate)
+        return front + [demod]
 
     def fm_if_half_bandwidth(self) -> float:
         """One-sided bandwidth (Hz) of an FM receiver's IF filter for this link: Carson's

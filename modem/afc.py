@@ -22,8 +22,9 @@ import numpy as np
 
 from orbitlink.modem.block import Block, ParamError, Rate, param, register
 from orbitlink.modem.buffer import StreamBuffer
+from orbitlink.modem.quality import FskQuality
 
-__all__ = ["FskAfc", "FskAfcParams"]
+__all__ = ["FskAfc", "FskAfcParams", "AfcQuality"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class FskAfc(Block):
     """
 
     name = "fsk_afc"
+    _LOG_BLOCKS = 1 << 14  # blocks of frequency log kept for the frames' freq_offset_hz
     Params = FskAfcParams
     rate = Rate.SYNC
     in_type = "c64"
@@ -78,6 +80,7 @@ class FskAfc(Block):
         self._phase = 0.0  # NCO phase (cycles) at the next output sample
         self.freq_hz = 0.0
         self.last_freq_hz = np.zeros(0, np.float64)
+        self._log = StreamBuffer(np.float64)  # the frequency removed, per block (absolute)
 
     def _block(self, x):
         p = self.params
@@ -91,10 +94,22 @@ class FskAfc(Block):
                 f = float(np.angle(self._r)) / (2 * math.pi) * p.samp_rate
                 lim = p.max_offset * p.symbol_rate
                 self.freq_hz = min(lim, max(-lim, f))
+        self._log.append(np.full(1, self.freq_hz))
+        self._log.keep_from(self._log.end - self._LOG_BLOCKS)
         w = self.freq_hz / p.samp_rate
         ph = self._phase + w * np.arange(len(x))
         self._phase = float((self._phase + w * len(x)) % 1.0)
         return (x * np.exp(-2j * np.pi * ph)).astype(np.complex64)
+
+    def mean_freq(self, start: float, stop: float) -> float:
+        """The mean frequency (Hz) removed over absolute samples ``start .. stop`` (the blocks
+        still logged, the nearest one if none; 0 before the first)."""
+        if not self._log.end:
+            return 0.0
+        lo, hi = self._log.base, self._log.end - 1
+        a = min(max(int(start // self._nb), lo), hi)
+        b = min(max(int(stop // self._nb), a), hi)
+        return float(np.mean(self._log.view[a - lo:b - lo + 1]))
 
     def _process(self, x):
         self._hold.append(np.asarray(x, np.complex128))
@@ -126,3 +141,35 @@ class FskAfc(Block):
         x = x + 0.1 * (rng.standard_normal(len(x)) + 1j * rng.standard_normal(len(x)))
         return cls(samp_rate=5000.0, symbol_rate=1000.0, block_symbols=32,
                    avg_symbols=128.0), x.astype(np.complex64)
+
+
+class AfcQuality(FskQuality):
+    """The eye log of the FSK demodulator behind an :class:`FskAfc` (``demod.quality``, looked
+    up at each call), with the frequency the AFC removed added to each frame's
+    ``freq_offset_hz``: the offset the frame arrived with. The link sets it as the AFC's
+    ``quality`` so that the frames' metadata read it
+    (:func:`orbitlink.modem.quality.attach_quality`).
+    """
+
+    def __init__(self, afc: FskAfc, demod, sps: float):  # noqa: super().__init__ not wanted
+        self._afc = afc
+        self._demod = demod
+        self._sps = float(sps)  # input samples per symbol
+
+    @property
+    def _q(self) -> FskQuality:
+        return self._demod.quality
+
+    def update(self, y, times) -> None:
+        self._q.update(y, times)
+
+    @property
+    def symbols(self) -> int:
+        return self._q.symbols
+
+    def frame_stats(self, first: int, count: int, deviation_hz: float = 0.0) -> dict:
+        out = self._q.frame_stats(first, count, deviation_hz)
+        if "freq_offset_hz" in out:
+            f = self._afc.mean_freq(int(first) * self._sps, (int(first) + int(count)) * self._sps)
+            out["freq_offset_hz"] = round(out["freq_offset_hz"] + f, 3)
+        return out

@@ -531,8 +531,8 @@ class AfskEqualizer(Block):
 
     def _measure(self, x):
         """Tone levels where each tone is on: the band-limited analytic signal's envelope
-        (squared) on the samples whose instantaneous frequency lies within 15 % of the shift of a tone (the
-        data's share of each tone does not bias it)."""
+        (squared) on the samples whose instantaneous frequency lies within 15 % of the shift
+        of a tone (the data's share of each tone does not bias it)."""
         p = self.params
         # band-limited analytic signal: the positive frequencies within half the symbol rate
         # of the tones

@@ -49,9 +49,9 @@ from orbitlink.modem.block import Block, ParamError, Rate, param, register
 from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.filters import loop_gains, lowpass
 
-__all__ = ["AnalyticDoppler", "LinearDoppler", "DopplerError", "DopplerNcoParams", "DopplerCorrector",
-           "DopplerPrecompensator", "DopplerTracker", "DopplerTrackerParams", "GridPhase",
-           "GRID_BLOCK", "TableDoppler", "precompensate_burst", "unix_time"]
+__all__ = ["AnalyticDoppler", "LinearDoppler", "DopplerError", "DopplerNcoParams",
+           "DopplerCorrector", "DopplerPrecompensator", "DopplerTracker", "DopplerTrackerParams",
+           "GridPhase", "GRID_BLOCK", "TableDoppler", "precompensate_burst", "unix_time"]
 
 #: grid points per predictor call (calls are aligned on multiples of this many grid points)
 GRID_BLOCK = 256
