@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from orbitlink.modem._kernels import afc as K
 from orbitlink.modem.block import Block, ParamError, Rate, param, register
 from orbitlink.modem.buffer import StreamBuffer
 from orbitlink.modem.quality import FskQuality
@@ -33,7 +34,7 @@ class FskAfcParams:
     symbol_rate: float = param(9600.0, "Symbol rate", unit="Bd", lo=0.0, lo_open=True)
     max_offset: float = param(0.6, "Largest carrier offset removed", unit="x symbol rate",
                               lo=0.0, hi=10.0)
-    block_symbols: int = param(128, "Measurement block (the output lags by up to one)",
+    block_symbols: int = param(128, "Measurement block (the frequency moves once per block)",
                                unit="symbols", lo=8, hi=1 << 20)
     avg_symbols: float = param(1024.0, "Time constant of the running correlation",
                                unit="symbols", lo=1.0, hi=1e7)
@@ -45,9 +46,9 @@ class FskAfc(Block):
 
     The input is cut into blocks of ``block_symbols`` symbols on the absolute sample grid; each
     block's lag-1 correlation is added to a running sum (time constant ``avg_symbols``) whose
-    angle is the carrier offset (limited to ``max_offset`` symbol rates); the block then leaves
-    derotated by it (a phase-continuous NCO). ``freq_hz`` is the last estimate,
-    ``last_freq_hz`` the frequency removed from each sample of the last output.
+    angle is the carrier offset (limited to ``max_offset`` symbol rates); the next block leaves
+    derotated by it (a phase-continuous NCO; the first block as it came). ``freq_hz`` is the
+    frequency removed from the current block, :meth:`mean_freq` the mean over a span.
 
     Input
     -----
@@ -57,8 +58,7 @@ class FskAfc(Block):
     Output
     ------
     c64 : ndarray of complex64, shape (n,)
-        The same samples with the measured offset removed, one per input in total (up to one
-        block late).
+        The same samples with the measured offset removed, one per input.
     """
 
     name = "fsk_afc"
@@ -73,33 +73,15 @@ class FskAfc(Block):
         if p.max_offset * p.symbol_rate >= 0.5 * p.samp_rate:
             raise ParamError(f"{self.name}: max_offset reaches the Nyquist frequency")
         self._nb = max(8, int(round(p.block_symbols * p.samp_rate / p.symbol_rate)))
-        self._a = math.exp(-p.block_symbols / p.avg_symbols)
-        self._hold = StreamBuffer(np.complex128)
-        self._prev = None  # the last input sample (for the lag across blocks)
-        self._r = 0j
-        self._phase = 0.0  # NCO phase (cycles) at the next output sample
-        self.freq_hz = 0.0
-        self.last_freq_hz = np.zeros(0, np.float64)
+        self._decay = math.exp(-p.block_symbols / p.avg_symbols)
+        self._fmax = p.max_offset * p.symbol_rate / p.samp_rate
+        self._state = np.zeros(K.AF_NSTATE)
         self._log = StreamBuffer(np.float64)  # the frequency removed, per block (absolute)
 
-    def _block(self, x):
-        p = self.params
-        if len(x):
-            lag = np.sum(x[1:] * np.conj(x[:-1]))
-            if self._prev is not None:
-                lag += x[0] * np.conj(self._prev)
-            self._prev = x[-1]
-            self._r = self._a * self._r + lag
-            if self._r != 0:
-                f = float(np.angle(self._r)) / (2 * math.pi) * p.samp_rate
-                lim = p.max_offset * p.symbol_rate
-                self.freq_hz = min(lim, max(-lim, f))
-        self._log.append(np.full(1, self.freq_hz))
-        self._log.keep_from(self._log.end - self._LOG_BLOCKS)
-        w = self.freq_hz / p.samp_rate
-        ph = self._phase + w * np.arange(len(x))
-        self._phase = float((self._phase + w * len(x)) % 1.0)
-        return (x * np.exp(-2j * np.pi * ph)).astype(np.complex64)
+    @property
+    def freq_hz(self) -> float:
+        """The frequency (Hz) removed from the current block."""
+        return float(self._state[K.AF_FREQ] * self.params.samp_rate)
 
     def mean_freq(self, start: float, stop: float) -> float:
         """The mean frequency (Hz) removed over absolute samples ``start .. stop`` (the blocks
@@ -109,27 +91,19 @@ class FskAfc(Block):
         lo, hi = self._log.base, self._log.end - 1
         a = min(max(int(start // self._nb), lo), hi)
         b = min(max(int(stop // self._nb), a), hi)
-        return float(np.mean(self._log.view[a - lo:b - lo + 1]))
+        return float(np.mean(self._log.view[a - lo:b - lo + 1])) * self.params.samp_rate
 
     def _process(self, x):
-        self._hold.append(np.asarray(x, np.complex128))
-        outs, frs = [], []
-        while len(self._hold) >= self._nb:
-            blk = self._hold.view[:self._nb].copy()
-            self._hold.consume(self._nb)
-            outs.append(self._block(blk))
-            frs.append(np.full(len(blk), self.freq_hz))
-        self.last_freq_hz = np.concatenate(frs) if frs else np.zeros(0, np.float64)
-        return np.concatenate(outs) if outs else np.zeros(0, np.complex64)
-
-    def _flush(self):
-        blk = self._hold.take_all()
-        if not len(blk):
-            self.last_freq_hz = np.zeros(0, np.float64)
-            return np.zeros(0, np.complex64)
-        y = self._block(blk)
-        self.last_freq_hz = np.full(len(blk), self.freq_hz)
-        return y
+        x = np.asarray(x, np.complex64)
+        out = np.empty(len(x), np.complex64)
+        freqs = np.empty(len(x) // self._nb + 2, np.float64)
+        if not self._log.end:
+            self._log.append(np.zeros(1))  # block 0 leaves as it came
+        n = K.afc(x, self._state, self._nb, self._decay, self._fmax, out, freqs)
+        if n:
+            self._log.append(freqs[:n])
+            self._log.keep_from(self._log.end - self._LOG_BLOCKS)
+        return out
 
     @classmethod
     def example(cls, rng):

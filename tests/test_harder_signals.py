@@ -148,14 +148,14 @@ def test_afsk_deemphasis_at_least_atest(tmp_path, rate):
 #
 #   receiver / offset              Es/N0:  10   12   14   16      (coherent: 6   8  10  12)
 #   GMSK discriminator    0                 1   14   35   40
-#                         +Rs/2             1   13   34   40      (before: 0 at every Es/N0)
+#                         +Rs/2             1   11   34   40      (before: 0 at every Es/N0)
 #                         -Rs/2             0    9   34   40      (before: 0)
 #   GMSK coherent         0                                                3  29  40  40
 #                         +Rs/2                                            4  24  40  40 (before: 0)
 #                         -Rs/2                                            3  28  40  40 (before: 0)
 #   2-FSK (G3RUH 9600) IQ 0                12   39   40   40
 #                         +Rs/2             8   38   40   40      (before: 0 7 34 40)
-#                         -Rs/2            12   38   40   40      (before: 0 8 37 40)
+#                         -Rs/2            11   38   40   40      (before: 0 8 37 40)
 
 
 def _lb(link, esn0, cfo, frames=40, sets=None, **kw):
