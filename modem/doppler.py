@@ -643,9 +643,13 @@ class DopplerTracker(Block):
             if p.power == 1 and len(x) >= 0.2 * fs:
                 # FSK: the mean frequencies of the halves (the data's share of each tone
                 # averages out over a tenth of a second and more)
+                # (each half measured again around its own first estimate: the low-pass around
+                # fc would cut the far edge of a half that a fast sweep moved away from fc)
                 h = len(x) // 2
                 fa = self._fine(x[:h], fc, 0.0)
+                fa += self._fine(x[:h], fc + fa, 0.0)
                 fb = self._fine(x[h:2 * h], fc, 0.0)
+                fb += self._fine(x[h:2 * h], fc + fb, 0.0)
                 rate = min(2 * p.max_rate_hz_s, max(-2 * p.max_rate_hz_s, (fb - fa) / (h / fs)))
         return fc, 10 * math.log10(snr), rate
 
