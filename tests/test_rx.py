@@ -508,3 +508,37 @@ def test_rx_curve_keys_admit_authorised_clients_only(qpsk_rec, tmp_path):
         if p.poll() is None:
             p.kill()
     assert p.returncode == 0, err
+
+
+def test_rx_records_what_the_radio_delivered(qpsk_rec, tmp_path, capsys):
+    """--record keeps the radio's IQ as SigMF: the samples equal the recording replayed, the
+    metadata has its rate and frequency, and decoding the recording gives rx's frames."""
+    import numpy as np
+
+    from orbitlink.drivers.sigmf import open_recording
+
+    meta, payloads = qpsk_rec
+    out = tmp_path / "kept.sigmf-meta"
+    rc = main(["rx", "--link", "qpsk", "--hw", "loopback", "--device", f"file={meta},rate=max",
+               "--bus", "tcp://127.0.0.1:0", "--tx-endpoint", "none", "--control-endpoint",
+               "none", "--freq", "437.5M", "--record", str(out)])
+    cap = capsys.readouterr()
+    assert rc == 0, cap.err
+    frames = [json.loads(x) for x in cap.out.splitlines()]
+    a, b = open_recording(meta), open_recording(str(out))
+    assert b.samp_rate == a.samp_rate and b.num_samples == a.num_samples
+    assert b.center_freq == 437.5e6
+    assert np.array_equal(np.concatenate(list(a.chunks(1 << 16))),
+                          np.concatenate(list(b.chunks(1 << 16))))
+    assert main(["decode", str(out), "--link", "qpsk", "--json"]) == 0
+    assert [json.loads(x) for x in capsys.readouterr().out.splitlines()] == frames
+    assert len(frames) == len(payloads)
+
+
+def test_rx_record_refuses_audio(capsys, tmp_path):
+    rc = main(["rx", "--link", "ax25-afsk1200", "--hw", "loopback", "--device",
+               f"file={REC / 'swiatowid-ax25.wav'},rate=max", "--bus", "tcp://127.0.0.1:0",
+               "--tx-endpoint", "none", "--control-endpoint", "none", "--record",
+               str(tmp_path / "x.sigmf-meta")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "--record keeps IQ" in err
