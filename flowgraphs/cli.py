@@ -400,7 +400,41 @@ def cmd_decode(args) -> int:
     front = _outside_freq_front(args, rec, link, medium, bool(front)) + front
     g = link_graph(link, "rx", rec.samp_rate, medium, front=front,
                    source=RecordingSource(medium=medium, rec=rec), sinks=_frame_sinks(args))
-    return _run_frames_graph(g, args, "decode", f"link {link.name}")
+    plots = _attach_plots(g, link, rec, medium, front, args.plot) if args.plot else []
+    rc = _run_frames_graph(g, args, "decode", f"link {link.name}")
+    for path in plots:
+        if os.path.exists(path):
+            print(f"orbitlink decode: plot {path}", file=sys.stderr)
+    return rc
+
+
+def _attach_plots(g, link, rec, medium, front, out_dir) -> list:
+    """``decode --plot DIR``: the recording's spectrum and waterfall, the demodulator's
+    constellation (PSK) or soft-symbol histogram (FSK family), and the frames on the time
+    axis, as PNGs in ``DIR`` named after the recording."""
+    from orbitlink.flowgraphs.sinks import ConstellationSink, FramesPlotSink, SpectrumSink, \
+        WaterfallSink, _pyplot
+
+    _pyplot()  # matplotlib missing: one sentence before any work
+    stem = os.path.basename(rec.name)
+    for ext in (".sigmf-meta", ".sigmf-data", ".wav", ".cf32", ".cu8"):
+        if stem.endswith(ext):
+            stem = stem[: -len(ext)]
+    paths = {k: os.path.join(out_dir, f"{stem}-{k}.png")
+             for k in ("spectrum", "waterfall", "symbols", "frames")}
+    chain = [n for n in g.order() if g.nodes[n].kind == "block"]
+    demod = chain[len(front) + len(link.rx_front(rec.samp_rate, medium)) - 1]
+    title = f"{stem} ({link.name})"
+    g.connect(g.source.name, g.add("plot_spectrum", SpectrumSink(path=paths["spectrum"],
+                                                                  title=title), "sink"))
+    g.connect(g.source.name, g.add("plot_waterfall", WaterfallSink(path=paths["waterfall"],
+                                                                    title=title), "sink"))
+    g.connect(demod, g.add("plot_symbols", ConstellationSink(path=paths["symbols"],
+                                                              title=title), "sink"))
+    g.connect(chain[-1], g.add("plot_frames", FramesPlotSink(path=paths["frames"],
+                                                              title=title), "sink"))
+    g.validate()
+    return list(paths.values())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -655,6 +689,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-offset", type=float, default=0.0, metavar="S",
                    help="add this to the recording's timestamps (a known clock error)")
     add_freq_knowledge(p)
+    p.add_argument("--plot", default=None, metavar="DIR",
+                   help="also write PNGs: spectrum, waterfall, constellation (PSK) or soft "
+                        "symbols (FSK), and the frames on the time axis (needs matplotlib)")
     p.add_argument("--kiss", default=None, metavar="FILE.kiss",
                    help="also write the frames that pass their check to a KISS file")
     p.add_argument("--strict", action="store_true",

@@ -26,7 +26,8 @@ from orbitlink.drivers.interfaces import Sink, Source, StreamInfo, register_sink
     register_source
 from orbitlink.modem.block import Pdu, param
 
-__all__ = ["FramesSink", "KissSink", "ConstellationSink", "SpectrumSink", "WavSink",
+__all__ = ["FramesSink", "KissSink", "ConstellationSink", "SpectrumSink", "WaterfallSink",
+           "FramesPlotSink", "WavSink",
            "PayloadSource", "CollectSink", "frame_record"]
 
 
@@ -379,10 +380,17 @@ class SpectrumSink(Sink):
         self._tail = x[k:]
 
     def psd(self):
-        """(frequencies in Hz, PSD in dB/Hz), frequencies ascending."""
+        """(frequencies in Hz, PSD in dB/Hz), frequencies ascending: two-sided for IQ,
+        one-sided (0 to half the rate, the power of the negative frequencies folded in) for
+        real audio, whose spectrum is symmetric."""
         fs = self.info.samp_rate
         p = self._acc / max(self._segs, 1) / (fs * float(np.sum(self._win ** 2)))
         f = np.fft.fftfreq(self.params.nfft, 1 / fs)
+        if self.info.out_type == "f32":
+            half = self.params.nfft // 2
+            one = p[:half + 1].copy()
+            one[1:half] *= 2  # the mirrored half
+            return np.abs(f[:half + 1]), 10 * np.log10(one + 1e-20)
         order = np.argsort(f)
         return f[order], 10 * np.log10(p[order] + 1e-20)
 
@@ -397,6 +405,171 @@ class SpectrumSink(Sink):
         ax.set_ylabel("PSD (dB/Hz)")
         ax.grid(True, alpha=0.3)
         ax.set_title(f"{self.params.title or 'stream'}: received spectrum")
+        _save(fig, plt, self.params.path)
+        self.counters["plot"] = self.params.path
+
+
+@dataclass(frozen=True)
+class WaterfallSinkParams:
+    """Parameters of :class:`WaterfallSink`."""
+
+    path: str = param("", "PNG file to write at the end of the stream")
+    nfft: int = param(1024, "FFT length (Hann window)", lo=16, hi=1 << 16)
+    rows: int = param(600, "Most rows in the picture (rows are averaged to fit)", lo=8,
+                      hi=100_000)
+    title: str = param("", "Title of the plot")
+
+
+@register_sink
+class WaterfallSink(Sink):
+    """Power over frequency and time (a waterfall), as a PNG: each row the mean power
+    spectrum of its stretch of the stream, in dB. The stretch is the stream's length over
+    ``rows`` when the source says its length; otherwise 0.1 s, and when the rows grow past
+    ``rows`` neighbouring rows are merged (the picture keeps its height, memory stays
+    bounded). IQ: two-sided; real audio: one-sided.
+
+    Input
+    -----
+    c64 IQ or f32 audio samples at the source's rate.
+    """
+
+    name = "waterfall_sink"
+    Params = WaterfallSinkParams
+    in_types = ("c64", "f32")
+
+    def open(self, info: StreamInfo) -> None:
+        super().open(info)
+        n = self.params.nfft
+        self._win = np.hanning(n).astype(np.float32)
+        total = info.num_samples or 0
+        self._per_row = max(1, int(np.ceil(total / self.params.rows / n))) if total else \
+            max(1, int(0.1 * info.samp_rate / n))  # FFTs a row
+        self._rows: list = []
+        self._acc = np.zeros(n)
+        self._k = 0
+        self._tail = None
+        self.counters["rows"] = 0
+
+    def write(self, items) -> None:
+        n = self.params.nfft
+        x = np.asarray(items)
+        if self._tail is not None and len(self._tail):
+            x = np.concatenate([self._tail, x])
+        m = len(x) // n
+        if m:
+            seg = x[:m * n].reshape(m, n) * self._win
+            pw = np.abs(np.fft.fft(seg, axis=1)) ** 2
+            for row in pw:
+                self._acc += row
+                self._k += 1
+                if self._k == self._per_row:
+                    self._push()
+        self._tail = x[m * n:]
+
+    def _push(self) -> None:
+        self._rows.append(self._acc / self._k)
+        self._acc = np.zeros(self.params.nfft)
+        self._k = 0
+        if len(self._rows) > self.params.rows:  # merge neighbours: half as many, twice as long
+            r = self._rows
+            self._rows = [(r[i] + r[i + 1]) / 2 if i + 1 < len(r) else r[i]
+                          for i in range(0, len(r), 2)]
+            self._per_row *= 2
+
+    def image(self):
+        """(frequencies in Hz ascending, seconds per row, rows x bins in dB)."""
+        rows = list(self._rows) + ([self._acc / self._k] if self._k else [])
+        fs, n = self.info.samp_rate, self.params.nfft
+        f = np.fft.fftfreq(n, 1 / fs)
+        img = np.array(rows) if rows else np.zeros((0, n))
+        if self.info.out_type == "f32":
+            keep = np.arange(n // 2 + 1)
+            f = np.abs(f[keep])
+            img = img[:, keep] if len(img) else np.zeros((0, len(keep)))
+        else:
+            order = np.argsort(f)
+            f = f[order]
+            img = img[:, order] if len(img) else np.zeros((0, n))
+        return f, self._per_row * n / fs, 10 * np.log10(img + 1e-20)
+
+    def close(self) -> None:
+        f, dt, img = self.image()
+        self.counters["rows"] = len(img)
+        if not self.params.path:
+            return
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(7, 5))
+        if len(img):
+            lo, hi = np.percentile(img, (5, 99.9))
+            ax.imshow(img, aspect="auto", origin="upper", cmap="viridis", vmin=lo, vmax=hi,
+                      extent=(f[0] / 1e3, f[-1] / 1e3, len(img) * dt, 0))
+        ax.set_xlabel("frequency (kHz)")
+        ax.set_ylabel("time (s)")
+        ax.set_title(f"{self.params.title or 'stream'}: waterfall ({len(img)} rows of "
+                     f"{dt:.3g} s)")
+        _save(fig, plt, self.params.path)
+        self.counters["plot"] = self.params.path
+
+
+@dataclass(frozen=True)
+class FramesPlotSinkParams:
+    """Parameters of :class:`FramesPlotSink`."""
+
+    path: str = param("", "PNG file to write at the end of the stream")
+    title: str = param("", "Title of the plot")
+
+
+@register_sink
+class FramesPlotSink(Sink):
+    """The frames on the time axis, as a PNG: one mark per frame at its time, its height the
+    frame's SNR where it has one (else its length), green when a check passed, red when it
+    failed, grey when nothing checked it.
+
+    Input
+    -----
+    pdu : frames with ``time_s`` (after ``frame_meta``).
+    """
+
+    name = "frames_plot_sink"
+    Params = FramesPlotSinkParams
+    in_types = ("pdu",)
+
+    def open(self, info: StreamInfo) -> None:
+        super().open(info)
+        self.frames = []  # (time_s, snr or None, length, status)
+
+    def write(self, items) -> None:
+        for p in items:
+            m = p.meta
+            status = "ok" if m.get("crc_ok") else (
+                "none" if m.get("check", "none") == "none" else "failed")
+            self.frames.append((float(m.get("time_s", 0.0)), m.get("snr_db"), len(p.data),
+                                status))
+
+    def close(self) -> None:
+        self.counters["frames"] = len(self.frames)
+        if not self.params.path:
+            return
+        plt = _pyplot()
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        use_snr = any(s is not None for _, s, _, _ in self.frames)
+        for status, colour in (("ok", "C2"), ("failed", "C3"), ("none", "0.6")):
+            pts = [(t, (s if use_snr else n)) for t, s, n, st in self.frames
+                   if st == status and (s is not None or not use_snr)]
+            if pts:
+                t, y = zip(*pts)
+                ax.plot(t, y, "o", color=colour, ms=5,
+                        label={"ok": "check passed", "failed": "check failed",
+                               "none": "no check"}[status] + f" ({len(pts)})")
+        dur = (self.info.num_samples or 0) / self.info.samp_rate if self.info.samp_rate else 0
+        if dur:
+            ax.set_xlim(0, dur)
+        ax.set_xlabel("time in the recording (s)")
+        ax.set_ylabel("SNR (dB)" if use_snr else "frame length (bytes)")
+        ax.grid(True, alpha=0.3)
+        if self.frames:
+            ax.legend(loc="best", fontsize=8)
+        ax.set_title(f"{self.params.title or 'stream'}: {len(self.frames)} frames")
         _save(fig, plt, self.params.path)
         self.counters["plot"] = self.params.path
 
