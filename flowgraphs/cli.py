@@ -757,6 +757,9 @@ def build_parser() -> argparse.ArgumentParser:
     from orbitlink.flowgraphs.cli_tx import add_parsers as add_tx_parsers
 
     add_tx_parsers(sub)  # tx
+    from orbitlink.flowgraphs.cli_batch import add_parsers as add_batch_parsers
+
+    add_batch_parsers(sub)  # batch
     return ap
 
 
