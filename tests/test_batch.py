@@ -237,7 +237,8 @@ def test_running_cluster_by_address(archive, tmp_path):
 
     d, recs = archive
     with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+                      dashboard_address=None, scheduler_kwargs={
+                          "dashboard": False, "dashboard_address": "127.0.0.1:0"}) as cluster:
         import io
 
         summary = io.StringIO()
