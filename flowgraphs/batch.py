@@ -525,10 +525,10 @@ def run_batch(inputs, out_dir: str, *, link: str | None = None, overrides: dict 
     _write_atomic(os.path.join(out_dir, "errors.jsonl"),
                   "".join(json.dumps(e) + "\n" for e in errors))
     total = time.perf_counter() - t_start
-    done = [r for r in results.values() if not r.get("skipped")]
-    skipped = len(results) - len(done)
+    done = [r for r in results.values() if not r.get("skipped") and not r.get("error")]
+    skipped = sum(1 for r in results.values() if r.get("skipped"))
     print(f"orbitlink batch: {len(stems)} recordings ({len(done)} decoded, {skipped} skipped, "
-          f"{len(errors)} errors), {sum(r['frames'] for r in results.values())} frames "
+          f"{len(errors)} {'error' if len(errors) == 1 else 'errors'}), {sum(r['frames'] for r in results.values())} frames "
           f"({sum(r['good'] for r in results.values())} good) in {total:.2f} s "
           f"(cluster start-up {startup:.2f} s); index {index}", file=out, flush=True)
     if interrupted is not None:

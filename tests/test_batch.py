@@ -89,7 +89,7 @@ def test_batch_1_and_2_workers_equal_decode_json(archive, tmp_path):
         outs[n] = out
         text = summary.getvalue()
         assert "bad: error: " in text and "not a WAV file" in text
-        assert "4 recordings (4 decoded, 0 skipped, 1 errors)" in text
+        assert "4 recordings (3 decoded, 0 skipped, 1 error)" in text
         assert res["errors"] == 1
         for s in ("a", "b", "c"):
             assert f"{s}: {res['results'][s]['frames']} frames" in text
@@ -155,7 +155,7 @@ def test_resume_skips_done_and_redoes_changed(archive, tmp_path):
         assert f"{s}: skipped (done, same input)" in r.stdout
         assert (out / f"{s}.jsonl").stat().st_mtime_ns == before[s]
     assert "bad: error:" in r.stdout  # a failed recording is tried again
-    assert "4 recordings (1 decoded, 3 skipped, 1 errors)" in r.stdout
+    assert "4 recordings (0 decoded, 3 skipped, 1 error)" in r.stdout
     rows = (out / "frames.jsonl").read_text().splitlines()
     assert len(rows) == sum(len((out / f"{s}.jsonl").read_text().splitlines()) for s in "abc")
     # c changes: other payloads, other frames; it is decoded again, a and b are not
