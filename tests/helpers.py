@@ -108,3 +108,41 @@ def free_port() -> int:
 def loopback_endpoint() -> str:
     """``tcp://127.0.0.1:PORT`` with a port free now (for a process that binds it later)."""
     return f"tcp://127.0.0.1:{free_port()}"
+
+
+class RxProcess:
+    """``orbitlink rx ARGS`` in a child process, its stdout and stderr into files (a pipe that
+    nobody reads while a test talks to the bus would fill up and hold rx back). A
+    :class:`subprocess.Popen` with :meth:`communicate` reading the files and :meth:`stop`."""
+
+    def __new__(cls, args, env=None):
+        import subprocess
+        import sys
+        import tempfile
+        import time
+
+        class _P(subprocess.Popen):
+            def communicate(self, input=None, timeout=None):
+                try:
+                    self.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self.kill()
+                    self.wait()
+                out = []
+                for f in (self.out_f, self.err_f):
+                    f.seek(0)
+                    out.append(f.read())
+                return out[0], out[1]
+
+            finish = communicate
+
+            def stop(self):
+                if self.poll() is None:
+                    self.kill()
+                    self.wait()
+
+        out_f, err_f = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        p = _P([sys.executable, "-m", "orbitlink.flowgraphs.cli", "rx", *args],
+               stdout=out_f, stderr=err_f, text=True, env=env)
+        p.out_f, p.err_f, p.t_start = out_f, err_f, time.monotonic()
+        return p

@@ -27,35 +27,12 @@ SUBSCRIBER = REPO / "tools" / "reference_subscriber.py"
 HEADER = struct.Struct("<4sBBHQqd")
 
 
-from orbitlink.tests.helpers import free_port as _port, loopback_endpoint as _ep  # noqa: E402
-
-
-class _Proc(subprocess.Popen):
-    """rx in a child process, its stdout and stderr into files (a pipe nobody reads while the
-    test talks to the bus would fill up and hold rx back)."""
-
-    def __init__(self, argv):
-        import tempfile
-
-        self._out = tempfile.TemporaryFile("w+")
-        self._err = tempfile.TemporaryFile("w+")
-        super().__init__(argv, stdout=self._out, stderr=self._err, text=True)
-
-    def communicate(self, input=None, timeout=None):
-        try:
-            self.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            self.wait()
-        out = []
-        for f in (self._out, self._err):
-            f.seek(0)
-            out.append(f.read())
-        return tuple(out)
+from orbitlink.tests.helpers import RxProcess, free_port as _port, \
+    loopback_endpoint as _ep  # noqa: E402
 
 
 def _rx(*args) -> subprocess.Popen:
-    return _Proc([sys.executable, "-m", "orbitlink.flowgraphs.cli", "rx", *args])
+    return RxProcess(list(args))
 
 
 class Sub:

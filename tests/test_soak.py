@@ -36,7 +36,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -80,35 +79,14 @@ def _report(name: str, figures: dict) -> None:
     os.replace(tmp, REPORT)
 
 
-from orbitlink.tests.helpers import free_port as _port, loopback_endpoint as _ep  # noqa: E402
+from orbitlink.tests.helpers import RxProcess, free_port as _port, \
+    loopback_endpoint as _ep  # noqa: E402
 
 
-class _Rx(subprocess.Popen):
-    """rx in a child process, stdout and stderr into files (never a pipe nobody reads)."""
-
-    def __init__(self, args, env=None):
-        self.out_f = tempfile.TemporaryFile("w+")
-        self.err_f = tempfile.TemporaryFile("w+")
-        self.t_start = time.monotonic()
-        super().__init__([sys.executable, "-m", "orbitlink.flowgraphs.cli", "rx", *args],
-                         stdout=self.out_f, stderr=self.err_f, text=True, env=env)
-
-    def finish(self, timeout: float) -> tuple[str, str]:
-        try:
-            self.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            self.wait()
-        out = []
-        for f in (self.out_f, self.err_f):
-            f.seek(0)
-            out.append(f.read())
-        return out[0], out[1]
-
-    def stop(self):
-        if self.poll() is None:
-            self.kill()
-            self.wait()
+def _Rx(args, env=None):
+    """rx in a child process (tests.helpers.RxProcess): ``finish(timeout)`` -> (out, err),
+    ``stop()``, ``t_start``."""
+    return RxProcess(args, env=env)
 
 
 def _rss_kib(pid: int) -> int | None:
