@@ -28,7 +28,7 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from orbitlink import OrbitlinkError
 
