@@ -301,6 +301,20 @@ class SoapyRadio(Radio):
             self.tx_config = got
         return got
 
+    def _open_stream(self, dev, direction, ch: int, name: str):
+        """Set up and activate a CF32 stream on channel ``ch``; closed again, with one
+        sentence, when it does not start."""
+        s = self._call(f"a CF32 {name} stream", dev.setupStream, direction, "CF32", [ch])
+        try:
+            ret = dev.activateStream(s)
+        except Exception as e:
+            ret = str(e)
+        if ret != 0:
+            self._try(lambda: dev.closeStream(s), None)
+            raise RadioError(f"{self.label}: the {name} stream did not start "
+                             f"({ERRORS.get(ret, ret)})")
+        return s
+
     def start(self, rx: bool = True, tx: bool = False) -> None:
         """Set up and activate the CF32 receive and/or transmit stream."""
         dev = self._dev()
@@ -309,15 +323,7 @@ class SoapyRadio(Radio):
             raise RadioError(f"{self.label}: the device cannot transmit (no TX channel)")
         if rx and self._rx is None:
             ch = self.config.channel
-            s = self._call("a CF32 RX stream", dev.setupStream, RX, "CF32", [ch])
-            try:
-                ret = dev.activateStream(s)
-            except Exception as e:
-                ret = str(e)
-            if ret != 0:
-                self._try(lambda: dev.closeStream(s), None)
-                raise RadioError(f"{self.label}: the RX stream did not start "
-                                 f"({ERRORS.get(ret, ret)})")
+            s = self._open_stream(dev, RX, ch, "RX")
             self.samp_rate = float(dev.getSampleRate(RX, ch))
             self._reset_rx()
             self._gaps = GapTracker(self.samp_rate, start_index=self.counters.samples
@@ -325,16 +331,7 @@ class SoapyRadio(Radio):
             self.rx_mtu = int(self._try(lambda: dev.getStreamMTU(s), 0))
             self._rx = s
         if tx and self._tx is None:
-            ch = self.tx_config.channel
-            s = self._call("a CF32 TX stream", dev.setupStream, TX, "CF32", [ch])
-            try:
-                ret = dev.activateStream(s)
-            except Exception as e:
-                ret = str(e)
-            if ret != 0:
-                self._try(lambda: dev.closeStream(s), None)
-                raise RadioError(f"{self.label}: the TX stream did not start "
-                                 f"({ERRORS.get(ret, ret)})")
+            s = self._open_stream(dev, TX, self.tx_config.channel, "TX")
             self.tx_mtu = int(self._try(lambda: dev.getStreamMTU(s), 0)) or 4096
             self._tx_in_burst = False
             self._tx_status_ok = True

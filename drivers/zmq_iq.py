@@ -187,34 +187,42 @@ def _rx_time_ns(value) -> int | None:
 # addresses
 
 
-def check_address(address, bind: bool, allow_remote: bool = False) -> str:
-    """Normalise a ZeroMQ address (a bare port means ``tcp://127.0.0.1:PORT``) and refuse to
-    bind to a non-loopback address unless ``allow_remote``; raises :class:`RadioError`."""
+def normalise_address(address, error=RadioError) -> tuple[str, bool]:
+    """A ZeroMQ address normalised (a bare port means ``tcp://127.0.0.1:PORT``, ``localhost``
+    means 127.0.0.1) and whether it is loopback-only (ipc and inproc count as local); raises
+    ``error`` (one sentence) for anything else than tcp://HOST:PORT, ipc://PATH or
+    inproc://NAME."""
     if isinstance(address, int) or (isinstance(address, str) and address.isdigit()):
         address = f"tcp://127.0.0.1:{int(address)}"
     address = str(address)
     scheme, sep, rest = address.partition("://")
     if not sep or scheme not in ("tcp", "ipc", "inproc") or not rest:
-        raise RadioError(f"ZeroMQ address {address!r} is not tcp://HOST:PORT, ipc://PATH or "
-                         "inproc://NAME")
+        raise error(f"ZeroMQ address {address!r} is not tcp://HOST:PORT, ipc://PATH or "
+                    "inproc://NAME")
     if scheme != "tcp":
-        return address
+        return address, True
     host, colon, port = rest.rpartition(":")
     if not colon or not host or not (port == "*" or port.isdigit() and int(port) < 65536):
-        raise RadioError(f"ZeroMQ address {address!r} needs a host and a port "
-                         "(tcp://127.0.0.1:5556, or port * to bind any free one)")
+        raise error(f"ZeroMQ address {address!r} needs a host and a port "
+                    "(tcp://127.0.0.1:5556, or port * to bind any free one)")
     h = host[1:-1] if host.startswith("[") and host.endswith("]") else host
     if h == "localhost":
         h, host = "127.0.0.1", "127.0.0.1"
-    if bind and not allow_remote:
-        try:
-            loop = ipaddress.ip_address(h).is_loopback
-        except ValueError:
-            loop = False
-        if not loop:
-            raise RadioError(f"refusing to bind {address}: only loopback addresses "
-                             "(127.0.0.1, [::1]) unless allow_remote is set")
-    return f"tcp://{host}:{port}"
+    try:
+        loop = ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        loop = False
+    return f"tcp://{host}:{port}", loop
+
+
+def check_address(address, bind: bool, allow_remote: bool = False) -> str:
+    """Normalise a ZeroMQ address (:func:`normalise_address`) and refuse to bind to a
+    non-loopback address unless ``allow_remote``; raises :class:`RadioError`."""
+    address, loop = normalise_address(address)
+    if bind and not allow_remote and not loop:
+        raise RadioError(f"refusing to bind {address}: only loopback addresses "
+                         "(127.0.0.1, [::1]) unless allow_remote is set")
+    return address
 
 
 def _setup(sock, hwm, send: bool):

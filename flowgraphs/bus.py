@@ -37,7 +37,6 @@ part longer than ``MAXMSGSIZE`` before allocating it (the peer is disconnected).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import math
@@ -270,29 +269,13 @@ def check_endpoint(address, allow_remote: bool = False) -> tuple[str, bool]:
     """Normalise a bind address (a bare port means ``tcp://127.0.0.1:PORT``); returns it and
     whether it is loopback-only (ipc and inproc count as local). Raises :class:`BusError` for
     a non-loopback address unless ``allow_remote``."""
-    if isinstance(address, int) or (isinstance(address, str) and address.isdigit()):
-        address = f"tcp://127.0.0.1:{int(address)}"
-    address = str(address)
-    scheme, sep, rest = address.partition("://")
-    if not sep or scheme not in ("tcp", "ipc", "inproc") or not rest:
-        raise BusError(f"ZeroMQ address {address!r} is not tcp://HOST:PORT, ipc://PATH or "
-                       "inproc://NAME")
-    if scheme != "tcp":
-        return address, True
-    host, colon, port = rest.rpartition(":")
-    if not colon or not host or not (port == "*" or port.isdigit() and int(port) < 65536):
-        raise BusError(f"ZeroMQ address {address!r} needs a host and a port")
-    h = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if h == "localhost":
-        h = host = "127.0.0.1"
-    try:
-        loop = ipaddress.ip_address(h).is_loopback
-    except ValueError:
-        loop = False
+    from orbitlink.drivers.zmq_iq import normalise_address
+
+    address, loop = normalise_address(address, BusError)
     if not loop and not allow_remote:
         raise BusError(f"refusing to bind {address}: only loopback addresses (127.0.0.1, "
                        "[::1]) unless allowed explicitly")
-    return f"tcp://{host}:{port}", loop
+    return address, loop
 
 
 _CERT = """#   ****  Generated on {date} by orbitlink  ****

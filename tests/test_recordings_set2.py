@@ -60,10 +60,6 @@ CASES = {
                           "CCSDS Reed-Solomon only (FSK)"),
 }
 
-#: files whose frames we do not (all) find yet: file -> reason (strict: passing is a failure)
-XFAIL: dict[str, str] = {}
-
-
 def reference_frames(name: str) -> list[bytes]:
     lines = (DATA / "frames" / name.replace(".wav", ".hex")).read_text().split()
     return [bytes.fromhex(s) for s in lines]
@@ -89,13 +85,7 @@ def test_every_recording_has_a_case_or_is_excluded():
         assert family[name] == fam, name
 
 
-def _param(name):
-    if name in XFAIL:
-        return pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=XFAIL[name]))
-    return name
-
-
-@pytest.mark.parametrize("name", [_param(n) for n in sorted(CASES)])
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_set2_recording_every_gr_satellites_frame(name):
     theirs = reference_frames(name)
     frames = decode_file(name)
