@@ -18,10 +18,11 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) soapy
 
 # OS packages for the SoapySDR driver and its tests: the Python binding, the headers and g++
-# for the test-only device module, SoapySDRUtil. Installed with apt when root (quietly, without
+# for the test-only device module, SoapySDRUtil; and Debian's chromium, the real browser the
+# view's test drives through playwright (never a browser download). Installed with apt when root (quietly, without
 # the recommended hardware modules); otherwise skipped with a note, and the SoapySDR tests say
 # why they cannot run.
-SOAPY_DEBS := python3-soapysdr libsoapysdr-dev soapysdr-tools g++
+SOAPY_DEBS := python3-soapysdr libsoapysdr-dev soapysdr-tools g++ chromium
 APT := apt-get -o DPkg::Lock::Timeout=900
 system-deps:
 	@if dpkg -s $(SOAPY_DEBS) >/dev/null 2>&1; then :; \
@@ -29,8 +30,8 @@ system-deps:
 	  echo "$(APT) install $(SOAPY_DEBS)"; \
 	  { $(APT) update -qq && DEBIAN_FRONTEND=noninteractive $(APT) install -y -qq \
 	      --no-install-recommends $(SOAPY_DEBS) >/dev/null; } \
-	  || echo "make: apt-get could not install $(SOAPY_DEBS); the SoapySDR tests will be skipped"; \
-	else echo "make: not root or no apt-get, so $(SOAPY_DEBS) were not installed; the SoapySDR tests will be skipped"; \
+	  || echo "make: apt-get could not install $(SOAPY_DEBS); the SoapySDR and browser tests will be skipped"; \
+	else echo "make: not root or no apt-get, so $(SOAPY_DEBS) were not installed; the SoapySDR and browser tests will be skipped"; \
 	fi
 
 # The Debian binding (python3-soapysdr) made visible in the venv without
