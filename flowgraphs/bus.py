@@ -3,14 +3,21 @@
 Wire format (README "The bus"; a client in any language reads it with its struct module):
 
 - a multipart message ``[topic, header, meta, payload]``;
-- topic: UTF-8 ``<station>/<link>/<kind>`` with kind ``frames``, ``stats``, ``events`` or
-  ``tx-ack``;
+- topic: UTF-8 ``<station>/<link>/<kind>`` with kind ``frames``, ``stats``, ``events``,
+  ``tx-ack``, ``spectrum`` or ``symbols``;
 - header: 32 bytes little-endian, ``struct`` format ``<4sBBHQqd``: magic ``b"OLNK"``, version 1
-  (u8), kind (u8: 1 frame, 2 stats, 3 event, 4 tx-ack, 5 tx-submit), flags (u16), sequence
-  number (u64, per topic, from 0, no gaps), absolute sample index (i64), time (f64, UNIX
-  seconds UTC);
+  (u8), kind (u8: 1 frame, 2 stats, 3 event, 4 tx-ack, 5 tx-submit, 6 spectrum, 7 symbols),
+  flags (u16), sequence number (u64, per topic, from 0, no gaps), absolute sample index (i64),
+  time (f64, UNIX seconds UTC);
 - meta: a UTF-8 JSON object;
-- payload: raw bytes (the frame; empty for stats and events).
+- payload: raw bytes (the frame; empty for stats and events; for ``spectrum`` one row of
+  ``nbins`` u8 levels, dB = ``db0 + level * db_step``; for ``symbols`` little-endian f32: I, Q
+  pairs of a constellation, or the traces of an eye diagram, ``traces x points``).
+
+The monitor kinds (``spectrum``, ``symbols``) are rate-limited by the publisher (about ten rows
+and two symbol sets a second) and best effort: with ``XPUB_NODROP`` they are never waited for,
+a row that cannot be sent at once is dropped and counted (``monitor_dropped``), and its
+sequence number is still used, so a subscriber sees the gap.
 
 Sockets:
 
@@ -54,7 +61,8 @@ from orbitlink import OrbitlinkError
 from orbitlink.drivers import pmt as _pmt
 
 __all__ = ["BusError", "Message", "HEADER", "MAGIC", "VERSION", "KIND_FRAME", "KIND_STATS",
-           "KIND_EVENT", "KIND_TX_ACK", "KIND_TX_SUBMIT", "TOPIC_KINDS", "encode_header",
+           "KIND_EVENT", "KIND_TX_ACK", "KIND_TX_SUBMIT", "KIND_SPECTRUM", "KIND_SYMBOLS",
+           "MONITOR_KINDS", "TOPIC_KINDS", "encode_header",
            "encode_message", "decode_message", "decode_submission", "check_endpoint",
            "BusPublisher", "TxEndpoint", "TxRequest", "ControlEndpoint", "ControlRequest",
            "make_keys", "GrPduBridge", "pdu_bytes", "DEFAULT_BUS", "DEFAULT_TX",
@@ -66,9 +74,11 @@ HEADER = struct.Struct("<4sBBHQqd")
 MAGIC = b"OLNK"
 VERSION = 1
 KIND_FRAME, KIND_STATS, KIND_EVENT, KIND_TX_ACK, KIND_TX_SUBMIT = 1, 2, 3, 4, 5
+KIND_SPECTRUM, KIND_SYMBOLS = 6, 7  # the monitor kinds: best effort, rate-limited
 #: header kind -> topic kind (tx-submit has no topic: it only travels to the transmit socket)
 TOPIC_KINDS = {KIND_FRAME: "frames", KIND_STATS: "stats", KIND_EVENT: "events",
-               KIND_TX_ACK: "tx-ack"}
+               KIND_TX_ACK: "tx-ack", KIND_SPECTRUM: "spectrum", KIND_SYMBOLS: "symbols"}
+MONITOR_KINDS = (KIND_SPECTRUM, KIND_SYMBOLS)
 _KIND_OF_TOPIC = {v: k for k, v in TOPIC_KINDS.items()}
 
 DEFAULT_BUS = "tcp://127.0.0.1:5550"
@@ -454,10 +464,12 @@ class BusPublisher(_XpubSubscriptions):
         self._topics: dict[tuple, bytes] = {}
         self._n = 0
         self._lock = threading.Lock()  # one socket, several publishing threads
+        self.monitor_dropped = 0  # spectrum rows and symbol sets not sent (nodrop: never waited)
 
     @property
     def counters(self) -> dict:
-        return {"sent": self.sent, "dropped": self.dropped, "malformed": self.malformed}
+        return {"sent": self.sent, "dropped": self.dropped, "malformed": self.malformed,
+                "monitor_dropped": self.monitor_dropped}
 
     def next_seq(self, topic: bytes) -> int:
         return self._seq.get(topic, 0)
@@ -495,6 +507,14 @@ class BusPublisher(_XpubSubscriptions):
         self._n += 1
         if self._n & 63 == 0:
             self._drain()
+        if kind in MONITOR_KINDS:  # best effort: never waited for
+            try:
+                self._sock.send_multipart(parts, flags=zmq.NOBLOCK)
+                self.sent += 1
+                return True
+            except zmq.Again:
+                self.monitor_dropped += 1
+                return False
         deadline = None
         while True:
             try:
@@ -521,6 +541,18 @@ class BusPublisher(_XpubSubscriptions):
                       time: float | None = None) -> bool:
         """Counters on ``<station>/<link>/stats``."""
         return self.publish(station, link, KIND_STATS, stats, b"", sample_index, time)
+
+    def publish_spectrum(self, station: str, link: str, meta: dict, levels: bytes,
+                         sample_index: int = 0, time: float | None = None) -> bool:
+        """A spectrum row on ``<station>/<link>/spectrum``: ``levels`` u8 per bin (meta
+        ``nbins``, ``db0``, ``db_step``, ``center_freq``, ``samp_rate``, ``one_sided``)."""
+        return self.publish(station, link, KIND_SPECTRUM, meta, levels, sample_index, time)
+
+    def publish_symbols(self, station: str, link: str, meta: dict, values: bytes,
+                        sample_index: int = 0, time: float | None = None) -> bool:
+        """Symbols on ``<station>/<link>/symbols``: f32 I, Q pairs (meta ``form``
+        ``constellation``) or eye traces (``eye``, ``traces`` x ``points``)."""
+        return self.publish(station, link, KIND_SYMBOLS, meta, values, sample_index, time)
 
     def publish_event(self, station: str, link: str, name: str, info: dict | None = None,
                       sample_index: int = 0, time: float | None = None) -> bool:

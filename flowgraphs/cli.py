@@ -422,8 +422,10 @@ def _attach_plots(g, link, rec, medium, front, out_dir) -> list:
             stem = stem[: -len(ext)]
     paths = {k: os.path.join(out_dir, f"{stem}-{k}.png")
              for k in ("spectrum", "waterfall", "symbols", "frames")}
+    from orbitlink.flowgraphs.graph import demod_node
+
     chain = [n for n in g.order() if g.nodes[n].kind == "block"]
-    demod = chain[len(front) + len(link.rx_front(rec.samp_rate, medium)) - 1]
+    demod = demod_node(g, link, rec.samp_rate, medium, len(front))
     title = f"{stem} ({link.name})"
     g.connect(g.source.name, g.add("plot_spectrum", SpectrumSink(path=paths["spectrum"],
                                                                   title=title), "sink"))
@@ -760,6 +762,9 @@ def build_parser() -> argparse.ArgumentParser:
     from orbitlink.flowgraphs.cli_batch import add_parsers as add_batch_parsers
 
     add_batch_parsers(sub)  # batch
+    from orbitlink.flowgraphs.view import add_parsers as add_view_parsers
+
+    add_view_parsers(sub)  # view
     return ap
 
 

@@ -138,6 +138,14 @@ def cmd_rx(args) -> int:
     if not (args.stats_interval > 0 and math.isfinite(args.stats_interval)):
         raise RxError(f"--stats-interval {args.stats_interval:g}: a positive number of "
                       "seconds")
+    if not (args.monitor == 0 or 0.1 <= args.monitor <= 100):
+        raise RxError(f"--monitor {args.monitor:g}: give 0.1 to 100 spectrum rows a second, "
+                      "or 0 for none")
+    if args.view is not None and not 1 <= args.view <= 65535:
+        raise RxError(f"--view {args.view}: a TCP port is 1 to 65535")
+    if args.view is not None and not args.monitor:
+        raise RxError("--view shows the spectrum and the symbols the bus carries: it needs "
+                      "--monitor above 0")
     if not (args.queue > 0 and math.isfinite(args.queue) and args.queue <= 60):
         raise RxError(f"--queue {args.queue:g} s: the queue holds 0 to 60 s of signal")
     prof = load_profile(args.hw)
@@ -225,7 +233,8 @@ def cmd_rx(args) -> int:
                         record=args.record, json_frames=not args.text,
                         stats_interval_s=args.stats_interval, chunk=chunk,
                         queue_s=args.queue, server_keys=args.server_keys,
-                        authorized_keys=args.authorized_keys, pass_info=pass_info)
+                        authorized_keys=args.authorized_keys, pass_info=pass_info,
+                        monitor_rows_per_s=args.monitor)
     transmitter = None
     if args.transmit or args.tx_freq is not None:
         from orbitlink.flowgraphs.station import StationTransmitter
@@ -256,6 +265,12 @@ def cmd_rx(args) -> int:
         print(f"orbitlink rx: {info.name} at {info.samp_rate:g} Hz -> link {link.name}; "
               f"{eps}", file=sys.stderr)
 
+    view = None
+    if args.view is not None:
+        from orbitlink.flowgraphs.view import ViewChild
+
+        view = ViewChild(cfg.bus, args.view_host, args.view)
+        print(f"orbitlink rx: view on {view.url}", file=sys.stderr, flush=True)
     error = None
     try:
         res = st.run(on_open=opened)
@@ -263,6 +278,9 @@ def cmd_rx(args) -> int:
         if getattr(e, "result", None) is None:
             raise
         error, res = e, e.result
+    finally:
+        if view is not None:
+            view.stop()
     s = res.counters.get("station") or {}
     print(f"orbitlink rx: {s.get('frames', 0)} frames ({s.get('frames_good', 0)} good) from "
           f"{s.get('samples_in', 0) / rate:.3f} s of signal in {res.seconds:.2f} s; "
@@ -380,6 +398,16 @@ def add_parsers(sub) -> None:
                    help="frames on stdout as text lines (default: JSON lines)")
     p.add_argument("--stats-interval", type=float, default=1.0, metavar="S",
                    help="stats on the bus every S seconds (default 1)")
+    p.add_argument("--monitor", type=float, default=10.0, metavar="ROWS",
+                   help="spectrum rows per second on the bus's spectrum topic, and two "
+                        "symbol sets a second on its symbols topic, for the live view "
+                        "(default 10; 0: off)")
+    p.add_argument("--view", type=int, default=None, metavar="PORT",
+                   help="also serve the live view (orbitlink view) of this station's bus on "
+                        "http://127.0.0.1:PORT/")
+    p.add_argument("--view-host", default="127.0.0.1", metavar="HOST",
+                   help="the view's address (default 127.0.0.1; another address shows the "
+                        "station to the network: no authentication)")
     p.add_argument("--queue", type=float, default=2.0, metavar="S",
                    help="seconds of signal the queue after the radio holds (default 2)")
     p.add_argument("--chunk", type=int, default=None,

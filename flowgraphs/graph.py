@@ -410,5 +410,15 @@ def link_graph(link, direction: str = "rx", samp_rate: float | None = None,
     return g
 
 
+
+def demod_node(g, link, samp_rate: float, medium: str, n_front: int = 0) -> str:
+    """The name of the demodulator's node in a :func:`link_graph` rx graph built with
+    ``n_front`` front blocks: the last block of the link's receiver front
+    (``link.rx_front``), whose output is the synchronised symbols (PSK) or the soft symbols
+    (the FSK family)."""
+    chain = [n for n in g.order() if g.nodes[n].kind == "block"]
+    return chain[n_front + len(link.rx_front(samp_rate, medium)) - 1]
+
+
 def is_block(obj) -> bool:
     return isinstance(obj, Block)

@@ -69,6 +69,10 @@ class StationConfig:
     allow_remote: bool = False
     #: pass mode: (predictor of the downlink Doppler and elevation, UNIX time of sample 0)
     pass_info: dict | None = None
+    #: spectrum rows per second on ``<station>/<link>/spectrum`` (and symbol sets on
+    #: ``.../symbols``, two a second); 0: neither is computed nor published
+    monitor_rows_per_s: float = 10.0
+    monitor_bins: int = 1024
 
 
 @dataclass
@@ -171,6 +175,21 @@ class Station:
             self.recorder = SigmfSink(path=path)
             self.graph.connect("source", self.graph.add("record", self.recorder, "sink"))
             self.graph.validate()
+        self.monitors = []
+        if cfg.monitor_rows_per_s > 0:
+            from orbitlink.flowgraphs.graph import demod_node
+            from orbitlink.flowgraphs.monitor import SpectrumMonitor, SymbolsMonitor
+
+            who = {"station": cfg.station, "link": link.name}
+            spec = SpectrumMonitor(nbins=cfg.monitor_bins,
+                                   rows_per_s=cfg.monitor_rows_per_s, **who)
+            self.graph.connect(self.graph.source.name,
+                               self.graph.add("monitor_spectrum", spec, "sink"))
+            dn = demod_node(self.graph, link, samp_rate, medium, len(front))
+            sym = SymbolsMonitor(demod=self.graph.nodes[dn].obj, **who)
+            self.graph.connect(dn, self.graph.add("monitor_symbols", sym, "sink"))
+            self.graph.validate()
+            self.monitors = [spec, sym]
         fm = [n.obj for n in self.graph.nodes.values() if n.obj.name == "frame_meta"]
         if fm:
             p = fm[0].params
@@ -249,7 +268,9 @@ class Station:
             "latency": self.latency.take(),
             "bus": {"sent": fr.get("sent", 0), "dropped": fr.get("dropped", 0),
                     "malformed": self.pub.malformed if self.pub is not None else 0,
-                    "subscriptions": self.pub.subscriptions if self.pub is not None else 0},
+                    "subscriptions": self.pub.subscriptions if self.pub is not None else 0,
+                    "monitor_dropped": self.pub.monitor_dropped if self.pub is not None
+                    else 0},
             "paused": bool(getattr(self.source, "paused", False)),
             "uptime_s": round(time.monotonic() - self._t_start, 3),
             "station": dict(self.counters),
@@ -268,7 +289,8 @@ class Station:
             t = pi["t0"] + lv.samples_processed / rate
             try:
                 el, dop = pi["predict"](t)
-                d["pass"] = {"time": t, "elevation_deg": round(float(el), 3),
+                d["pass"] = {"time": t, "signal_s": round(lv.samples_processed / rate, 6),
+                             "elevation_deg": round(float(el), 3),
                              "doppler_hz": round(float(dop), 3), "aos": pi.get("aos"),
                              "los": pi.get("los")}
             except Exception as e:  # a prediction failure is reported, not fatal
@@ -338,6 +360,8 @@ class Station:
 
                 prof.check_rx(RadioConfig(samp_rate=self.source.rate, center_freq=f))
             got = self.source.retune(f)
+            if self.monitors:
+                self.monitors[0].retuned(got.center_freq)
             self._event("retune", {"freq": f, "center_freq": got.center_freq})
             return {"center_freq": got.center_freq}
         if req.request == "set_gain":
@@ -455,6 +479,8 @@ class Station:
             raise StationError(str(e)) from None
         self.bus.publisher = self.pub
         self.bus._own = False
+        for m in self.monitors:
+            m.publisher = self.pub
         if cfg.wait_subscribers:
             self.bus.params = dataclasses.replace(self.bus.params,
                                                   wait_subscribers=cfg.wait_subscribers,

@@ -74,6 +74,11 @@ class FskQuality:
         self._r = StreamBuffer(np.float32)  # eye value per symbol, absolute symbol index
         self._pending = np.zeros(0, np.float64)  # instants whose window has not all arrived
         self._last_lo = 0  # first sample of the last symbol's window
+        #: the eye diagram (:meth:`eye_traces`): the symbol period in samples of ``y``, and
+        #: how many traces to keep (0: none are made)
+        self.period = self.sps
+        self.eye_keep = 0
+        self._traces = None
 
     @classmethod
     def for_demod(cls, demod) -> "FskQuality":
@@ -86,7 +91,9 @@ class FskQuality:
             hz = None
         else:  # rad/sample at the rate the discriminator runs
             hz = p.samp_rate / demod.decim / (2 * math.pi)
-        return cls(demod.clock.params.window * demod.clock.params.sps, hz)
+        q = cls(demod.clock.params.window * demod.clock.params.sps, hz)
+        q.period = float(demod.clock.params.sps)
+        return q
 
     def update(self, y: np.ndarray, times: np.ndarray) -> None:
         """Log the symbols the clock recovery decided in this chunk: ``y`` the chunk of its
@@ -96,6 +103,8 @@ class FskQuality:
         the next chunk)."""
         self._y.append(np.asarray(y, np.float32))
         times = np.asarray(times, np.float64)
+        if self.eye_keep and len(times):
+            self._keep_traces(times)
         t = np.concatenate([self._pending, times]) if len(self._pending) else times
         out = np.empty(len(t), np.float32)
         n, last_lo = _eye(self._y.view, self._y.base, t, self.width, out)
@@ -107,6 +116,37 @@ class FskQuality:
         first = int(np.floor(t[n] - 0.5 * self.width + 0.5)) if n < len(t) else self._last_lo
         self._y.keep_from(min(first, self._last_lo) - 1)
         self._r.keep_from(self._r.end - KEEP_SYMBOLS)
+
+    #: points of an eye trace per symbol period (a trace spans two periods: 2 P + 1 points)
+    EYE_POINTS = 8
+
+    def _keep_traces(self, times) -> None:
+        """Traces of ``y`` two symbol periods long, centred on the last ``eye_keep`` instants
+        whose span has arrived (linear interpolation)."""
+        import collections
+
+        if self._traces is None or self._traces.maxlen != self.eye_keep:
+            self._traces = collections.deque(maxlen=int(self.eye_keep))
+        P = self.EYE_POINTS
+        off = (np.arange(2 * P + 1) / P - 1.0) * self.period
+        base, end = self._y.base, self._y.end
+        t = times[-int(self.eye_keep):]
+        t = t[(t + off[0] >= base) & (t + off[-1] < end - 1)]
+        if not len(t):
+            return
+        pos = t[:, None] + off[None, :] - base
+        i = np.floor(pos).astype(np.int64)
+        f = (pos - i).astype(np.float32)
+        v = self._y.view
+        tr = v[i] * (1 - f) + v[i + 1] * f
+        self._traces.extend(tr.astype(np.float32))
+
+    def eye_traces(self) -> np.ndarray:
+        """The kept eye traces, oldest first: float32, shape (traces, 2 P + 1); the middle
+        point is the decision instant."""
+        if not self._traces:
+            return np.zeros((0, 2 * self.EYE_POINTS + 1), np.float32)
+        return np.stack(list(self._traces))
 
     @property
     def symbols(self) -> int:

@@ -14,8 +14,12 @@ messages (--count), after S seconds without a message (--timeout) or on an event
 numbers, gaps and messages missing, then one total line.
 
 Wire format: [topic, header, meta, payload]; header = struct "<4sBBHQqd": magic b"OLNK",
-version 1, kind (1 frame, 2 stats, 3 event, 4 tx-ack, 5 tx-submit), flags, sequence (u64),
-sample index (i64), time (f64, UNIX seconds); meta a UTF-8 JSON object; payload raw bytes.
+version 1, kind (1 frame, 2 stats, 3 event, 4 tx-ack, 5 tx-submit, 6 spectrum, 7 symbols),
+flags, sequence (u64), sample index (i64), time (f64, UNIX seconds); meta a UTF-8 JSON object;
+payload raw bytes: the frame; for a spectrum row ``nbins`` u8 levels (dB = db0 + level *
+db_step); for symbols little-endian f32, I and Q pairs (form constellation) or eye traces
+(form eye, traces x points). Spectrum rows and symbols are summarised (the peak bin, the
+points' RMS), not printed.
 """
 
 import json
@@ -25,7 +29,24 @@ import sys
 import zmq
 
 HEADER = struct.Struct("<4sBBHQqd")
-KINDS = {1: "frame", 2: "stats", 3: "event", 4: "tx-ack", 5: "tx-submit"}
+KINDS = {1: "frame", 2: "stats", 3: "event", 4: "tx-ack", 5: "tx-submit", 6: "spectrum",
+         7: "symbols"}
+
+
+def payload_summary(kind, meta, payload):
+    """What a spectrum row or a symbol set holds, read with struct alone."""
+    try:
+        if kind == 6 and payload:
+            k = max(range(len(payload)), key=payload.__getitem__)
+            db = float(meta["db0"]) + payload[k] * float(meta["db_step"])
+            return f" [{len(payload)} bins, peak {db:.1f} dB at bin {k}]"
+        if kind == 7 and len(payload) >= 4:
+            v = struct.unpack(f"<{len(payload) // 4}f", payload[: len(payload) // 4 * 4])
+            rms = (sum(x * x for x in v) / len(v)) ** 0.5
+            return f" [{meta.get('form')}: {len(v)} values, rms {rms:.3f}]"
+    except (KeyError, TypeError, ValueError, struct.error):
+        return " [payload not as its meta says]"
+    return ""
 
 
 def meta_summary(meta, width=80):
@@ -92,8 +113,8 @@ def main(argv):
             total += 1
             if not quiet:
                 print(f"{name} {KINDS.get(kind, kind)} seq={seq} sample={sidx} time={t:.6f} "
-                      f"flags={flags} meta: {meta_summary(meta)} payload={len(parts[3])} B",
-                      flush=True)
+                      f"flags={flags} meta: {meta_summary(meta)} payload={len(parts[3])} B"
+                      f"{payload_summary(kind, meta, parts[3])}", flush=True)
             if stop_event is not None and kind == 3 and isinstance(meta, dict) \
                     and meta.get("event") == stop_event:
                 break
