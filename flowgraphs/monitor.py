@@ -57,9 +57,9 @@ def spectrum_db(x: np.ndarray, nbins: int, one_sided: bool) -> np.ndarray:
 
 
 def quantise_db(db: np.ndarray, step: float = DB_STEP) -> tuple[float, float, bytes]:
-    """(db0, step, levels): u8 levels from the row's floor, ``dB = db0 + level * step``
-    (clipped at 255 levels above the floor)."""
-    db0 = math.floor(float(np.min(db)))
+    """(db0, step, levels): u8 levels from the row's floor, ``dB = db0 + level * step``; a
+    row wider than 255 steps keeps its top (what is further below the peak reads as db0)."""
+    db0 = max(math.floor(float(np.min(db))), math.ceil(float(np.max(db))) - 255 * step)
     lv = np.clip(np.round((db - db0) / step), 0, 255).astype(np.uint8)
     return float(db0), float(step), lv.tobytes()
 

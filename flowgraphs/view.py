@@ -156,14 +156,17 @@ class ViewState:
         h0, h1 = self._pred_hz[i - 1], self._pred_hz[i]
         return h0 if t1 == t0 else h0 + (h1 - h0) * (t - t0) / (t1 - t0)
 
-    def _flush_measured(self) -> list:
+    def _flush_measured(self, final: bool = False) -> list:
+        """The frames' measured points whose predicted Doppler is known: in a pass, once a
+        prediction at or after their time has arrived (or at the end: the last segment
+        extended)."""
         out = []
         while self._pending:
-            t, off = self._pending.popleft()
-            pred = self._predicted(t) if self._pass_mode else None
-            if self._pass_mode and pred is None:
-                self._pending.appendleft((t, off))
+            t, off = self._pending[0]
+            if self._pass_mode and not final and (not self._pred_t or t > self._pred_t[-1]):
                 break
+            self._pending.popleft()
+            pred = self._predicted(t) if self._pass_mode else None
             p = {"type": "doppler", "t": t, "predicted_hz": None, "elevation_deg": None,
                  "measured_hz": round(off + (pred or 0.0), 3)}
             self.doppler.append(p)
@@ -201,7 +204,7 @@ class ViewState:
         if msg["name"] == "stop":  # the last word: offsets still waiting are shown as they are
             if self._pass_mode is None:
                 self._pass_mode = False
-            out += self._flush_measured()
+            out += self._flush_measured(final=True)
         return out
 
     def _row(self, m) -> list:
@@ -438,9 +441,10 @@ class ViewServer:
         from aiohttp import web
 
         self._stop = asyncio.Event()
-        runner = web.AppRunner(self.app(), handle_signals=False, access_log=None)
+        runner = web.AppRunner(self.app(), handle_signals=False, access_log=None,
+                               shutdown_timeout=1.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, shutdown_timeout=1.0)
+        site = web.TCPSite(runner, self.host, self.port)
         try:
             await site.start()
         except OSError as e:

@@ -146,3 +146,44 @@ class RxProcess:
                stdout=out_f, stderr=err_f, text=True, env=env)
         p.out_f, p.err_f, p.t_start = out_f, err_f, time.monotonic()
         return p
+
+
+class BusSub:
+    """A SUB socket reading the bus with struct and json only."""
+
+    def __init__(self, endpoint):
+        import zmq
+
+        self.ctx = zmq.Context()
+        self.s = self.ctx.socket(zmq.SUB)
+        self.s.setsockopt(zmq.SUBSCRIBE, b"")
+        self.s.setsockopt(zmq.LINGER, 0)
+        self.s.connect(endpoint)
+        self.msgs = []
+
+    def read_until_stop(self, timeout=30.0, proc=None):
+        import json
+        import struct
+        import time
+
+        HEADER = struct.Struct("<4sBBHQqd")
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if not self.s.poll(200):
+                continue
+            topic, header, meta, payload = self.s.recv_multipart()
+            magic, ver, kind, flags, seq, si, t = HEADER.unpack(header)
+            assert magic == b"OLNK" and ver == 1
+            m = json.loads(meta)
+            self.msgs.append((topic.decode(), kind, seq, si, t, m, payload))
+            if kind == 3 and m.get("event") == "stop":
+                return self.msgs
+        why = ""
+        if proc is not None:
+            proc.kill()
+            why = proc.communicate()[1]
+        raise AssertionError(f"no stop event within {timeout} s: {self.msgs[-3:]} {why}")
+
+    def close(self):
+        self.s.close(0)
+        self.ctx.term()

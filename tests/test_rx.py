@@ -27,46 +27,12 @@ SUBSCRIBER = REPO / "tools" / "reference_subscriber.py"
 HEADER = struct.Struct("<4sBBHQqd")
 
 
-from orbitlink.tests.helpers import RxProcess, free_port as _port, \
+from orbitlink.tests.helpers import BusSub as Sub, RxProcess, free_port as _port, \
     loopback_endpoint as _ep  # noqa: E402
 
 
 def _rx(*args) -> subprocess.Popen:
     return RxProcess(list(args))
-
-
-class Sub:
-    """A SUB socket reading the bus with struct and json only."""
-
-    def __init__(self, endpoint):
-        self.ctx = zmq.Context()
-        self.s = self.ctx.socket(zmq.SUB)
-        self.s.setsockopt(zmq.SUBSCRIBE, b"")
-        self.s.setsockopt(zmq.LINGER, 0)
-        self.s.connect(endpoint)
-        self.msgs = []
-
-    def read_until_stop(self, timeout=30.0, proc=None):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if not self.s.poll(200):
-                continue
-            topic, header, meta, payload = self.s.recv_multipart()
-            magic, ver, kind, flags, seq, si, t = HEADER.unpack(header)
-            assert magic == b"OLNK" and ver == 1
-            m = json.loads(meta)
-            self.msgs.append((topic.decode(), kind, seq, si, t, m, payload))
-            if kind == 3 and m.get("event") == "stop":
-                return self.msgs
-        why = ""
-        if proc is not None:
-            proc.kill()
-            why = proc.communicate()[1]
-        raise AssertionError(f"no stop event within {timeout} s: {self.msgs[-3:]} {why}")
-
-    def close(self):
-        self.s.close(0)
-        self.ctx.term()
 
 
 def _until_stop(p, sub, bus_timeout=30, exit_timeout=30):
