@@ -125,7 +125,7 @@
     SP.wfTimes = new Float64Array(WF_ROWS).fill(NaN);
   }
 
-  var lastRowSeq = -1, replayGuard = false;
+  var replayGuard = false, recentKeys = new Set(), recentOrder = [];
   var textDecoder = new TextDecoder('utf-8');
 
   function handleBinary(buf) {
@@ -142,16 +142,17 @@
     var v = bytes.subarray(5 + H, 5 + H + nbins);
     var db0 = isNum(hdr.db0) ? hdr.db0 : 0, step = isNum(hdr.db_step) ? hdr.db_step : 1;
 
-    // After a reconnect the server re-sends its last (<=60) rows: skip ones already drawn.
-    // A first row far behind what was seen means the server restarted: start counting afresh.
-    if (isNum(hdr.seq)) {
-      if (replayGuard) {
-        replayGuard = false;
-        if (hdr.seq < lastRowSeq - 64) lastRowSeq = -1;
-      }
-      if (hdr.seq <= lastRowSeq) return;
-      lastRowSeq = hdr.seq;
+    // After a reconnect the server re-sends its last (<=60) rows, oldest first: while that
+    // replay runs, rows already drawn are skipped; the first row not seen before ends it.
+    // (Bus sequence numbers are per publisher, so no ordering is assumed.)
+    var key = String(hdr.seq) + '/' + String(hdr.sample_index) + '/' + String(hdr.time_s);
+    if (replayGuard) {
+      if (recentKeys.has(key)) return;
+      replayGuard = false;
     }
+    recentKeys.add(key);
+    recentOrder.push(key);
+    if (recentOrder.length > 256) recentKeys.delete(recentOrder.shift());
 
     if (nbins !== SP.nbins) resetSpectrum(nbins);
     SP.hdr = hdr;
@@ -193,7 +194,8 @@
 
     V.rows++;
     var now = performance.now();
-    SP.rateTimes.push(now);
+    if (inSnapshot) snapshotSawRow = true;   // a replayed burst: not part of the live rate
+    else SP.rateTimes.push(now);
     while (SP.rateTimes.length && now - SP.rateTimes[0] > 3000) SP.rateTimes.shift();
     requestRender('spectrum'); requestRender('waterfall');
     scheduleTitle();
@@ -624,17 +626,6 @@
 
   function handleFrame(m, live) {
     var tbody = $('frames');
-    // drop a previously listed copy of the same frame (e.g. replayed snapshot)
-    if (m.seq !== undefined && m.seq !== null) {
-      for (var i = 0; i < V.frames.length; i++) {
-        if (V.frames[i].seq === m.seq) {
-          V.frames.splice(i, 1);
-          var old = tbody.querySelector('tr[data-seq="' + CSS.escape(String(m.seq)) + '"]');
-          if (old) tbody.removeChild(old);
-          break;
-        }
-      }
-    }
     V.frames.unshift(m);
     var tr = frameRow(m);
     if (live) tr.classList.add('fresh');
@@ -643,6 +634,7 @@
     while (tbody.rows.length > MAX_FRAMES) tbody.removeChild(tbody.lastChild);
     var good = 0;
     for (var j = 0; j < V.frames.length; j++) if (V.frames[j].ok === true) good++;
+    $('frames-empty').style.display = V.frames.length ? 'none' : '';
     $('frames-info').textContent = V.frames.length + ' listed  ' + good + ' ok  ' + (V.frames.length - good) + ' failed';
   }
 
@@ -737,6 +729,7 @@
     tbody.insertBefore(tr, tbody.firstChild);
     while (tbody.rows.length > MAX_EVENTS) tbody.removeChild(tbody.lastChild);
     $('events-info').textContent = V.events.length + ' shown';
+    $('events-empty').style.display = 'none';
   }
 
   // ---------------------------------------------------------------- hello (start of a snapshot)
@@ -744,21 +737,24 @@
     V.hello = m;
     if (typeof m.bus === 'string') $('status-bus').textContent = m.bus;
     // the snapshot that follows replaces the lists; spectrum rows already drawn are skipped
-    V.frames.length = 0; $('frames').textContent = '';
-    V.events.length = 0; $('events').textContent = '';
+    V.frames.length = 0; $('frames').textContent = ''; $('frames-empty').style.display = '';
+    V.events.length = 0; $('events').textContent = ''; $('events-empty').style.display = '';
     DOP.pts.length = 0; DOP.anyPredicted = false; V.doppler = 0;
     replayGuard = true;
     requestRender('doppler');
   }
 
   // ---------------------------------------------------------------- dispatch
-  var snapshotUntil = 0;
+  // The snapshot after a hello ends with its rows; the first text message after a row (or
+  // 1.5 s after the hello) is live.
+  var inSnapshot = false, snapshotSawRow = false, helloAt = 0;
   function handleText(txt) {
     var m = JSON.parse(txt);
     if (!isObj(m) || typeof m.type !== 'string') throw new Error('not a typed object');
+    if (inSnapshot && m.type !== 'hello' && (snapshotSawRow || performance.now() - helloAt > 1500)) inSnapshot = false;
     switch (m.type) {
-      case 'hello': handleHello(m); snapshotUntil = performance.now() + 500; break;
-      case 'frame': handleFrame(m, performance.now() > snapshotUntil); break;
+      case 'hello': handleHello(m); inSnapshot = true; snapshotSawRow = false; helloAt = performance.now(); break;
+      case 'frame': handleFrame(m, !inSnapshot); break;
       case 'stats': handleStats(m); break;
       case 'event': handleEvent(m); break;
       case 'symbols': handleSymbols(m); break;
@@ -810,6 +806,11 @@
       scheduleReconnect();
     };
   }
+  // drop the socket (for tests and the console): the page reconnects 1 s later as after any close
+  Object.defineProperty(V, 'reconnect', {
+    enumerable: false,
+    value: function () { if (ws && ws.readyState <= 1) ws.close(); }
+  });
   function scheduleReconnect() {
     if (retryTimer === null) retryTimer = setTimeout(connect, 1000);
   }
