@@ -30,7 +30,9 @@ import hashlib
 import io
 import json
 import os
+import re
 import sys
+import threading
 import time
 
 from orbitlink import OrbitlinkError
@@ -180,11 +182,20 @@ def input_key(path: str, link, overrides) -> str:
 
 
 def decode_file(path: str, link: str | None = None, overrides: dict | None = None,
-                chunk: int = 1 << 16) -> dict:
-    """Decode one recording as ``orbitlink decode PATH --json [--link L] [--set ...]`` does;
-    never raises: a recording that cannot be decoded returns with ``error`` set (and the frames
-    decoded before a damaged part, as ``decode`` prints them)."""
+                chunk: int = 1 << 16, strict: bool = False) -> dict:
+    """Decode one recording as ``orbitlink decode PATH --json [--link L] [--set ...]`` does.
+
+    A recording that cannot be decoded (an :class:`OrbitlinkError`: not a recording, a damaged
+    one, an unknown link) returns with ``error`` set (and the frames decoded before a damaged
+    part, as ``decode`` prints them). Anything else (an ``OSError`` while reading, e.g. a
+    network mount's hiccup or a worker that lacks the mount; a ``MemoryError``; a bug) is an
+    error record too, unless ``strict``: then it is raised, so that the batch's task fails and
+    Dask tries it again (``--retries``), on whichever worker is free.
+
+    The returned dict is small: ``text`` (the JSON lines), ``index`` (the frame index's
+    columns, :data:`INDEX_COLUMNS`, as lists), counts, the seconds decoded and spent."""
     t0 = time.perf_counter()
+    started = time.time()
     out = io.StringIO()
     res = {"path": path, "link": link, "frames": 0, "good": 0, "duration_s": None,
            "warnings": [], "error": None}
@@ -219,16 +230,23 @@ def decode_file(path: str, link: str | None = None, overrides: dict | None = Non
         res["duration_s"] = r.items / r.info.samp_rate
     except OrbitlinkError as e:
         res["error"] = str(e)
-    except OSError as e:
-        res["error"] = f"{getattr(e, 'filename', '') or path}: {e.strerror or e}"
     except Exception as e:  # a recording must never stop the batch
-        res["error"] = f"{path}: {type(e).__name__}: {e}"
+        if strict:
+            raise
+        res["error"] = task_error(path, e)
     res["text"] = out.getvalue()
-    # the frame index's rows, made here (in parallel) rather than by the client
-    res["index"] = "".join(json.dumps(r) + "\n" for r in
-                           index_rows(recording_stem(path), res["link"], res["text"]))
+    # the frame index's columns, made here (in parallel) rather than by the client
+    res["index"] = index_columns(recording_stem(path), res["link"], res["text"])
     res["seconds"] = time.perf_counter() - t0
+    res["started"], res["pid"] = started, os.getpid()
     return res
+
+
+def task_error(path: str, e: BaseException) -> str:
+    """One sentence for an exception out of a decode (or of its task on the cluster)."""
+    if isinstance(e, OSError):
+        return f"{getattr(e, 'filename', '') or path}: {e.strerror or e}"
+    return f"{path}: {type(e).__name__}: {e}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -244,47 +262,62 @@ def _write_atomic(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def index_rows(stem: str, link, text: str) -> list[dict]:
-    rows = []
+def index_columns(stem: str, link, text: str) -> dict:
+    """The frame index's columns (:data:`INDEX_COLUMNS`) for one recording's JSON lines."""
+    cols = {c: [] for c in INDEX_COLUMNS}
     for line in text.splitlines():
         if not line.strip():
             continue
         d = json.loads(line)
-        rows.append({"file": stem, "sample_index": d.get("sample_index"),
-                     "time_s": d.get("time_s"), "time_utc": d.get("time_utc"),
-                     "link": link, "hex": d.get("hex"), "check": d.get("check"),
-                     "crc_ok": bool(d.get("crc_ok"))})
-    return rows
+        cols["sample_index"].append(d.get("sample_index"))
+        cols["time_s"].append(d.get("time_s"))
+        cols["time_utc"].append(d.get("time_utc"))
+        cols["hex"].append(d.get("hex"))
+        cols["check"].append(d.get("check"))
+        cols["crc_ok"].append(bool(d.get("crc_ok")))
+    n = len(cols["hex"])
+    cols["file"] = [stem] * n
+    cols["link"] = [link] * n
+    return cols
 
 
-def write_index(out_dir: str, lines: str, parquet: bool | None = None) -> str:
-    """The frame index from its JSON lines (:func:`index_rows`): ``frames.parquet`` with
-    pyarrow (when installed, or ``parquet=True``), else ``frames.jsonl``. Returns its path."""
+def _parquet_available() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def write_index(out_dir: str, parts, parquet: bool | None = None) -> str:
+    """The frame index from the recordings' columns (:func:`index_columns`, in the batch's
+    order): ``DIR/frames.parquet`` with pyarrow (when it imports, or ``parquet=True``), else
+    ``DIR/frames.jsonl`` (one JSON object a line, the same columns). Written through a
+    temporary file and a rename. Returns its path."""
     if parquet is None:
-        try:
-            import pyarrow  # noqa: F401
-
-            parquet = True
-        except ImportError:
-            parquet = False
+        parquet = _parquet_available()
+    cols = {c: [] for c in INDEX_COLUMNS}
+    for part in parts:
+        for c in INDEX_COLUMNS:
+            cols[c].extend(part[c])
     if parquet:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         path = os.path.join(out_dir, "frames.parquet")
-        rows = [json.loads(x) for x in lines.splitlines()]
-        table = pa.table({c: [r[c] for r in rows] for c in INDEX_COLUMNS},
-                         schema=pa.schema([("file", pa.string()), ("sample_index", pa.int64()),
-                                           ("time_s", pa.float64()),
-                                           ("time_utc", pa.string()), ("link", pa.string()),
-                                           ("hex", pa.string()), ("check", pa.string()),
-                                           ("crc_ok", pa.bool_())]))
+        table = pa.table(cols, schema=pa.schema([
+            ("file", pa.string()), ("sample_index", pa.int64()), ("time_s", pa.float64()),
+            ("time_utc", pa.string()), ("link", pa.string()), ("hex", pa.string()),
+            ("check", pa.string()), ("crc_ok", pa.bool_())]))
         tmp = path + f".tmp{os.getpid()}"
         pq.write_table(table, tmp)
         os.replace(tmp, path)
         return path
     path = os.path.join(out_dir, "frames.jsonl")
-    _write_atomic(path, lines)
+    n = len(cols["file"])
+    _write_atomic(path, "".join(json.dumps({c: cols[c][i] for c in INDEX_COLUMNS}) + "\n"
+                                for i in range(n)))
     return path
 
 
@@ -303,12 +336,15 @@ def _summary_line(stem: str, r: dict) -> str:
 
 
 class _Bar:
-    """Recordings done / total on stderr, only on a terminal."""
+    """Recordings done / total and frames/s, one line on stderr redrawn with a carriage return;
+    on when ``enabled`` (default: when that stream is a terminal)."""
 
-    def __init__(self, total: int, stream=None):
+    def __init__(self, total: int, stream=None, enabled: bool | None = None):
         self.total, self.done, self.frames = max(total, 1), 0, 0
         self.stream = stream or sys.stderr
-        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        if enabled is None:
+            enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.enabled = bool(enabled) and total > 0
         self.t0 = time.perf_counter()
 
     def update(self, frames: int):
@@ -332,18 +368,66 @@ class _Bar:
 # the cluster
 
 
+#: the dashboard's address when ``--dashboard`` gives no host (or no value at all)
+DASHBOARD_HOST, DASHBOARD_PORT = "127.0.0.1", 8787
+
+#: Dask settings for the embedded cluster: a worker runs one decode of a second or more at a
+#: time, so the per-task machinery is turned down: no statistical profiler (it samples the
+#: decoding thread every 10 ms, taking the GIL from it), event-loop ticks and memory and system
+#: monitors at 0.5-2 s instead of 20-500 ms, one task per worker at a time (the next one is
+#: handed out when it finishes: no task waits behind a long one while another worker idles),
+#: and so no work stealing.
+QUIET_CLUSTER = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.scheduler.worker-saturation": 1.0,
+    "distributed.scheduler.work-stealing": False,
+}
+
+
+def dask_setup(worker) -> None:
+    """Run in each worker process of the embedded cluster when it starts (this module is its
+    Dask preload): SIGINT ignored. A terminal's Ctrl-C goes to the whole process group; the
+    batch (the client) stops and shuts its workers down, instead of the workers dying under it
+    with tracebacks of their own."""
+    import signal
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def parse_dashboard(value: str) -> str:
-    host, sep, port = str(value).rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+    """``HOST:PORT``, ``:PORT`` or ``PORT`` (on 127.0.0.1), ``HOST`` (port 8787); IPv6 hosts
+    in brackets (``[::1]:8787``)."""
+    text = str(value).strip()
+    if text.isdigit():
+        host, port = "", text
+    elif text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else (rest or str(DASHBOARD_PORT))
+        if rest and not rest.startswith(":"):
+            port = "x"
+    elif ":" in text:
+        host, _, port = text.rpartition(":")
+    else:
+        host, port = text, str(DASHBOARD_PORT)
+    if not port.isdigit() or not 0 <= int(port) < 65536 or any(c in host for c in "/ "):
         raise BatchError(f"--dashboard {value}: give HOST:PORT, e.g. 127.0.0.1:8787")
-    return f"{host}:{int(port)}"
+    host = host or DASHBOARD_HOST
+    return f"[{host}]:{int(port)}" if ":" in host else f"{host}:{int(port)}"
 
 
 def start_cluster(workers: int | None = None, scheduler: str | None = None,
-                  dashboard: str | None = None, timeout: float = 20.0):
-    """A ``(client, cluster)`` pair: a running cluster's client (``scheduler``), or an
-    embedded ``LocalCluster`` of ``workers`` single-threaded processes, scheduler and workers
-    on 127.0.0.1, the dashboard only when asked (``HOST:PORT``; needs bokeh)."""
+                  dashboard: str | None = None, timeout: float = 10.0,
+                  retries: int | None = None):
+    """A ``(client, cluster)`` pair: a running cluster's client (``scheduler``; ``timeout``
+    seconds to reach it), or an embedded ``LocalCluster`` of ``workers`` single-threaded
+    processes, scheduler and workers on 127.0.0.1, the dashboard only when asked (``HOST:PORT``;
+    needs bokeh). ``retries``: how many times the embedded scheduler lets a task's worker die
+    before the task fails (``distributed.scheduler.allowed-failures``; a running cluster keeps
+    its own)."""
     import logging
 
     try:
@@ -357,8 +441,10 @@ def start_cluster(workers: int | None = None, scheduler: str | None = None,
                              "dashboard is its scheduler's")
         try:
             return Client(scheduler, timeout=f"{timeout}s"), None
-        except (OSError, TimeoutError, ValueError) as e:
-            raise BatchError(f"cannot reach the Dask scheduler at {scheduler} ({e})") from None
+        except Exception as e:  # noqa: BLE001 - OSError, TimeoutError, ValueError, a bad URL
+            why = str(e).splitlines()[0] if str(e).strip() else "not a Dask scheduler address"
+            raise BatchError(f"cannot reach the Dask scheduler at {scheduler} within "
+                             f"{timeout:g} s ({why})") from None
     if dashboard:
         dashboard = parse_dashboard(dashboard)
         try:
@@ -375,15 +461,26 @@ def start_cluster(workers: int | None = None, scheduler: str | None = None,
     # decode takes twice as long (measured: 1.05 -> 2.10 s for 300 s of AFSK audio)
     env = {k: v for k, v in (dask.config.get("distributed.nanny.pre-spawn-environ", None)
                              or {}).items() if k != "MALLOC_TRIM_THRESHOLD_"}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": env}):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", scheduler_port=0,
+    # (the nannies hand this configuration to the worker processes they start)
+    cfg = {"distributed.nanny.pre-spawn-environ": env, **QUIET_CLUSTER,
+           "distributed.worker.preload": [__name__]}  # dask_setup: Ctrl-C is the client's
+    if retries is not None:
+        cfg["distributed.scheduler.allowed-failures"] = int(retries)
+    with dask.config.set(cfg):
+        # (blocks until the workers are up: a nanny reads its configuration when made)
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1,
+                               processes=True, host="127.0.0.1", scheduler_port=0,
                                dashboard_address=dashboard, silence_logs=logging.ERROR,
                                # no dashboard: the scheduler's plain HTTP routes (health,
                                # metrics) on a free loopback port, not 8787
                                scheduler_kwargs=None if dashboard else {
                                    "dashboard": False, "dashboard_address": "127.0.0.1:0"})
-    return Client(cluster), cluster
+    try:
+        # results come straight from the workers, not through the scheduler
+        return Client(cluster, direct_to_workers=True), cluster
+    except BaseException:
+        cluster.close()
+        raise
 
 
 def stop_cluster(client, cluster) -> None:
@@ -416,18 +513,88 @@ def _resumable(out_dir, stem, key):
         return None
 
 
+def samples_hint(path: str) -> int:
+    """About how many samples a recording holds, from its size and header (no decoding; 0 when
+    unknown): the batch hands out the longest recordings first, so that the last tasks of a
+    batch are short ones and no worker is left alone with a long one at the end."""
+    try:
+        low = path.lower()
+        if low.endswith((".sigmf-meta", ".sigmf-data")):
+            base = path[: -len(".sigmf-meta")]
+            with open(base + ".sigmf-meta", encoding="utf-8") as fh:
+                dtype = json.load(fh).get("global", {}).get("core:datatype", "")
+            m = re.match(r"([cr])([fiu])(\d+)", dtype or "")
+            width = (2 if m.group(1) == "c" else 1) * int(m.group(3)) // 8 if m else 1
+            return os.path.getsize(base + ".sigmf-data") // max(width, 1)
+        size = os.path.getsize(path)
+        if low.endswith(".wav"):
+            with open(path, "rb") as fh:
+                head = fh.read(4096)
+            i = head.find(b"fmt ")
+            if i >= 0 and len(head) >= i + 24:
+                channels = int.from_bytes(head[i + 10:i + 12], "little")
+                bits = int.from_bytes(head[i + 22:i + 24], "little")
+                return size // max(channels * bits // 8, 1)
+        return size
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
+class _interrupt_deferred:
+    """A Ctrl-C (SIGINT) during the block is raised when the block ends (in the main thread;
+    elsewhere the block is not protected)."""
+
+    def __enter__(self):
+        import signal
+
+        self.hit, self.old = False, None
+        try:
+            self.old = signal.signal(signal.SIGINT, self._note)
+        except ValueError:  # not the main thread
+            pass
+        return self
+
+    def _note(self, signum, frame):
+        self.hit = True
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+        if self.hit and exc[0] is None:
+            raise KeyboardInterrupt
+
+
+def _failed_record(path, link, error) -> dict:
+    return {"path": path, "link": link, "frames": 0, "good": 0, "duration_s": None,
+            "warnings": [], "seconds": 0.0, "text": "",
+            "index": index_columns(recording_stem(path), link, ""), "error": error}
+
+
 def run_batch(inputs, out_dir: str, *, link: str | None = None, overrides: dict | None = None,
               workers: int | None = None, scheduler: str | None = None,
               dashboard: str | None = None, resume: bool = False, chunk: int = 1 << 16,
+              retries: int = 2, timeout: float = 10.0, progress: bool | None = None,
               out=None, err=None, parquet: bool | None = None) -> dict:
     """Decode the recordings named by ``inputs`` on a Dask cluster into ``out_dir`` (see the
-    module docstring); prints a line per recording and a total on ``out`` (stdout). Returns
-    ``{"results": {stem: record}, "index": path, "errors": n, "seconds": s,
-    "startup_s": s}``. ``KeyboardInterrupt`` stops the cluster and is raised again after the
+    module docstring); prints a line per recording and a total on ``out`` (stdout), the
+    dashboard's URL (when asked) and the progress bar (``progress``: default on a terminal) on
+    ``err`` (stderr). A task that raises (see :func:`decode_file`, ``strict``) or whose worker
+    dies is tried ``retries`` more times before it becomes an error record. Returns
+    ``{"results": {stem: record}, "index": path, "errors": n, "seconds": s, "startup_s": s,
+    "timings": {...}}``. ``KeyboardInterrupt`` stops the cluster and is raised again after the
     index and the errors of the finished recordings are written."""
     out = out or sys.stdout
     err = err or sys.stderr
     t_start = time.perf_counter()
+    w_start = time.time()
+    if retries is None or int(retries) < 0:
+        raise BatchError(f"--retries must be 0 or more, got {retries}")
+    if workers is not None and int(workers) < 1:
+        raise BatchError(f"--workers must be at least 1, got {workers}")
+    if dashboard:
+        dashboard = parse_dashboard(dashboard)
     paths = expand_inputs(inputs)
     stems = {}
     for p in paths:
@@ -439,6 +606,8 @@ def run_batch(inputs, out_dir: str, *, link: str | None = None, overrides: dict 
             raise BatchError(f"{stems[s]} and {p} would both write {s}.jsonl; give them "
                              "different names or run them in two batches")
         stems[s] = p
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise BatchError(f"{out_dir}: the output folder is a file; give a folder with --out")
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as e:
@@ -455,83 +624,110 @@ def run_batch(inputs, out_dir: str, *, link: str | None = None, overrides: dict 
             results[s] = side
         else:
             todo.append(s)
+    # the longest recordings first (see samples_hint); ties in the order given
+    todo.sort(key=lambda s: -samples_hint(stems[s]))
 
     def finish(s, r):
         r = dict(r)
         text = r.pop("text", "")
-        side = {k: v for k, v in r.items() if k not in ("skipped", "index")}
+        side = {k: v for k, v in r.items() if k not in ("skipped", "index", "started", "pid")}
         side.update(key=keys[s], key_kind="sha256 of (name, size, mtime_ns) of each file, "
                     "the link and --set", input=stems[s])
-        _write_atomic(os.path.join(out_dir, f"{s}.jsonl"), text)
-        _write_atomic(_done_path(out_dir, s), json.dumps(side, sort_keys=True) + "\n")
-        r["text"] = text
-        results[s] = r
+        with _interrupt_deferred():  # a recording's two files, or neither
+            _write_atomic(os.path.join(out_dir, f"{s}.jsonl"), text)
+            _write_atomic(_done_path(out_dir, s), json.dumps(side, sort_keys=True) + "\n")
+            r["text"] = text
+            results[s] = r
 
     for s in stems:
         if s in results:
             print(_summary_line(s, results[s]), file=out, flush=True)
-    startup = 0.0
+    timings = {"startup_s": 0.0, "first_decode_s": None, "all_workers_decoding_s": None,
+               "close_s": 0.0, "index_s": 0.0}
     interrupted = None
     client = cluster = None
-    bar = _Bar(len(todo), err)
+    bar = _Bar(len(todo), err, progress)
     try:
         if todo:
             t0 = time.perf_counter()
-            client, cluster = start_cluster(workers, scheduler, dashboard)
-            startup = time.perf_counter() - t0
+            client, cluster = start_cluster(workers, scheduler, dashboard, timeout=timeout,
+                                            retries=retries)
+            timings["startup_s"] = time.perf_counter() - t0
             if dashboard and cluster is not None:
                 print(f"orbitlink batch: dashboard at {cluster.dashboard_link}", file=err,
                       flush=True)
             from distributed import as_completed
 
-            # absolute paths: a worker's working folder is not ours (dask worker, --scheduler)
-            futs = client.map(decode_file, [os.path.abspath(stems[s]) for s in todo], link=link,
-                              overrides=overrides, chunk=chunk, pure=False,
-                              key=[f"decode-{i}-{s}" for i, s in enumerate(todo)])
+            # absolute paths: a worker's working folder is not ours (dask worker, --scheduler);
+            # one task each, in order of priority (the longest first)
+            # (keys of this batch's own: other clients of a running cluster have theirs)
+            token = os.urandom(6).hex()
+            futs = [client.submit(decode_file, os.path.abspath(stems[s]), link=link,
+                                  overrides=overrides, chunk=chunk, strict=True, pure=False,
+                                  retries=int(retries), priority=len(todo) - i,
+                                  key=f"decode-{token}-{i:06d}-{s}")
+                    for i, s in enumerate(todo)]
             by_key = {f.key: s for f, s in zip(futs, todo)}
+            first = {}
             for f in as_completed(futs):
                 s = by_key[f.key]
                 try:
                     r = f.result()
-                except Exception as e:  # noqa: BLE001 - a lost worker, a killed task
-                    r = {"path": stems[s], "link": link, "frames": 0, "good": 0,
-                         "duration_s": None, "warnings": [], "seconds": 0.0, "text": "",
-                         "index": "",
-                         "error": f"{stems[s]}: the task failed on the cluster "
-                                  f"({type(e).__name__}: {e})"}
+                except Exception as e:  # noqa: BLE001 - after the retries; a lost worker
+                    r = _failed_record(stems[s], link, task_error(stems[s], e) + (
+                        f" (tried {int(retries) + 1} times)" if retries else ""))
+                f.release()
+                if r.get("pid") is not None:
+                    first[r["pid"]] = min(first.get(r["pid"], r["started"]), r["started"])
                 finish(s, r)
                 bar.clear()
                 print(_summary_line(s, results[s]), file=out, flush=True)
                 bar.update(results[s]["frames"])
+            if first and cluster is not None:  # (a running cluster's clocks may differ)
+                timings["first_decode_s"] = min(first.values()) - w_start
+                timings["all_workers_decoding_s"] = max(first.values()) - w_start
     except KeyboardInterrupt as e:
         interrupted = e
     finally:
         bar.clear()
-        stop_cluster(client, cluster)
-    rows = []
+        # the cluster shuts down (its workers exit) while the index is written
+        t0 = time.perf_counter()
+        closer = threading.Thread(target=stop_cluster, args=(client, cluster), daemon=True)
+        closer.start()
+        if interrupted is not None or sys.exc_info()[0] is not None:
+            closer.join()
+    t0i = time.perf_counter()
+    parts = []
     errors = []
     for s in stems:
         r = results.get(s)
         if r is None:
             continue
-        if "index" not in r:  # skipped (--resume): from its output
-            r["index"] = "".join(json.dumps(x) + "\n" for x in
-                                 index_rows(s, r.get("link"), r.get("text", "")))
-        rows.append(r["index"])
+        if not r.get("index"):  # skipped (--resume): from its output
+            r["index"] = index_columns(s, r.get("link"), r.get("text", ""))
+        parts.append(r["index"])
         if r.get("error"):
             errors.append({"file": s, "input": stems[s], "error": r["error"],
                            "frames": r.get("frames", 0)})
-    index = write_index(out_dir, "".join(rows), parquet)
+    index = write_index(out_dir, parts, parquet)
     _write_atomic(os.path.join(out_dir, "errors.jsonl"),
                   "".join(json.dumps(e) + "\n" for e in errors))
+    timings["index_s"] = time.perf_counter() - t0i
+    closer.join()
+    timings["close_s"] = time.perf_counter() - t0
     total = time.perf_counter() - t_start
     done = [r for r in results.values() if not r.get("skipped") and not r.get("error")]
     skipped = sum(1 for r in results.values() if r.get("skipped"))
+    n_err = len(errors)
     print(f"orbitlink batch: {len(stems)} recordings ({len(done)} decoded, {skipped} skipped, "
-          f"{len(errors)} {'error' if len(errors) == 1 else 'errors'}), {sum(r['frames'] for r in results.values())} frames "
+          f"{n_err} {'error' if n_err == 1 else 'errors'}), "
+          f"{sum(r['frames'] for r in results.values())} frames "
           f"({sum(r['good'] for r in results.values())} good) in {total:.2f} s "
-          f"(cluster start-up {startup:.2f} s); index {index}", file=out, flush=True)
+          f"(cluster start-up {timings['startup_s']:.2f} s"
+          + (f", first decode at {timings['first_decode_s']:.2f} s"
+             if timings["first_decode_s"] is not None else "")
+          + f"); index {index}", file=out, flush=True)
     if interrupted is not None:
         raise interrupted
-    return {"results": results, "index": index, "errors": len(errors), "seconds": total,
-            "startup_s": startup}
+    return {"results": results, "index": index, "errors": n_err, "seconds": total,
+            "startup_s": timings["startup_s"], "timings": timings}
