@@ -410,8 +410,8 @@ def cmd_decode(args) -> int:
 
 def _attach_plots(g, link, rec, medium, front, out_dir) -> list:
     """``decode --plot DIR``: the recording's spectrum and waterfall, the demodulator's
-    constellation (PSK) or soft-symbol histogram (FSK family), and the frames on the time
-    axis, as PNGs in ``DIR`` named after the recording."""
+    constellation (PSK) or the eye diagram of the frames (FSK family), and the frames on the
+    time axis, as PNGs in ``DIR`` named after the recording."""
     from orbitlink.flowgraphs.sinks import ConstellationSink, FramesPlotSink, SpectrumSink, \
         WaterfallSink, _pyplot
 
@@ -432,7 +432,9 @@ def _attach_plots(g, link, rec, medium, front, out_dir) -> list:
     g.connect(g.source.name, g.add("plot_waterfall", WaterfallSink(path=paths["waterfall"],
                                                                     title=title), "sink"))
     g.connect(demod, g.add("plot_symbols", ConstellationSink(path=paths["symbols"],
-                                                              title=title), "sink"))
+                                                              title=title,
+                                                              demod=g.nodes[demod].obj),
+                           "sink"))
     g.connect(chain[-1], g.add("plot_frames", FramesPlotSink(path=paths["frames"],
                                                               title=title), "sink"))
     g.validate()
@@ -692,8 +694,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add this to the recording's timestamps (a known clock error)")
     add_freq_knowledge(p)
     p.add_argument("--plot", default=None, metavar="DIR",
-                   help="also write PNGs: spectrum, waterfall, constellation (PSK) or soft "
-                        "symbols (FSK), and the frames on the time axis (needs matplotlib)")
+                   help="also write PNGs: spectrum, waterfall, constellation (PSK) or eye "
+                        "diagram (FSK), and the frames on the time axis (needs matplotlib)")
     p.add_argument("--kiss", default=None, metavar="FILE.kiss",
                    help="also write the frames that pass their check to a KISS file")
     p.add_argument("--strict", action="store_true",

@@ -11,8 +11,11 @@ view (``orbitlink view``) and any other subscriber.
   one-sided, 0 .. rate/2.
 - :class:`SymbolsMonitor` (on the demodulator): at most ``sets_per_s`` times a second, the last
   ``points`` synchronised symbols (I, Q as f32 pairs, form ``constellation``) or, for an FSK
-  demodulator, its last eye traces (form ``eye``: the frequency signal over two symbol periods
-  around each decision instant, ``2 P + 1`` points, from :meth:`FskQuality.eye_traces`).
+  demodulator, eye traces (form ``eye``: the matched-filtered frequency signal over two
+  symbol periods around each decision instant, ``2 P + 1`` points, from
+  :meth:`FskQuality.eye_traces`): those of the last frame (meta ``of: "frame"``) for
+  ``FRAME_EYE_HOLD_S`` after it, else the latest symbols' (``of: "live"``; between bursts,
+  the noise).
 
 Both publish through the station's :class:`~orbitlink.flowgraphs.bus.BusPublisher` as the
 bus's monitor kinds (``spectrum``, ``symbols``): best effort, never waited for, rate-limited
@@ -177,6 +180,7 @@ class SymbolsMonitor(_Monitor):
     Params = SymbolsMonitorParams
     in_types = ("sym", "f32")
     EYE_TRACES = 128
+    FRAME_EYE_HOLD_S = 5.0  # the last frame's eye is shown this long after it
 
     def __init__(self, params=None, demod=None, **kw):
         super().__init__(params, **kw)
@@ -192,6 +196,8 @@ class SymbolsMonitor(_Monitor):
         self._nz = 0
         self._wall = _time.monotonic()
         self._n = 0
+        self._frames_seen = 0
+        self._frame_wall = -1e9
 
     def write(self, items) -> None:
         n = len(items)
@@ -207,15 +213,24 @@ class SymbolsMonitor(_Monitor):
                 self._z[-k:] = z[-k:]
                 self._nz = min(len(self._z), self._nz + k)
         now = _time.monotonic()
+        if self._eye is not None and self._eye.frame_eyes != self._frames_seen:
+            self._frames_seen = self._eye.frame_eyes
+            self._frame_wall = now
         if self.publisher is None or now - self._wall < 1.0 / self.params.sets_per_s:
             return
         self._wall = now
         if self._eye is not None:
-            tr = self._eye.eye_traces()
-            if not len(tr):
+            # bursts: the last frame's eye is held for a while, then the live one (noise
+            # between bursts is shown as it is)
+            held = now - self._frame_wall < self.FRAME_EYE_HOLD_S
+            tr = self._eye.frame_eye if held else self._eye.eye_traces()
+            if tr is None or not len(tr):
                 return
             meta = {"form": "eye", "traces": int(tr.shape[0]), "points": int(tr.shape[1]),
-                    "sps": int(self._eye.EYE_POINTS), "symbols": self._n}
+                    "sps": int(self._eye.EYE_POINTS), "symbols": self._n,
+                    "of": "frame" if held else "live"}
+            if held:
+                meta["frame_symbol"] = self._eye.frame_eye_first
             payload = np.ascontiguousarray(tr, "<f4").tobytes()
         else:
             if self._nz < 16:

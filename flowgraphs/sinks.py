@@ -286,7 +286,13 @@ class ConstellationSinkParams:
 
 @register_sink
 class ConstellationSink(Sink):
-    """A constellation (PSK symbols) or a histogram of soft symbols (FSK), as a PNG.
+    """A constellation (PSK symbols), an eye diagram (FSK, given its demodulator), or a
+    histogram of soft symbols, as a PNG.
+
+    With ``demod`` an FSK demodulator (its ``quality`` keeps eye traces:
+    :meth:`orbitlink.modem.quality.FskQuality.eye_traces`), the eye of every frame is kept
+    (up to ``EYE_TRACES`` traces, the matched-filtered frequency signal over two symbol
+    periods, less the clock recovery's DC) and drawn; without a frame, the last symbols'.
 
     Input
     -----
@@ -297,13 +303,35 @@ class ConstellationSink(Sink):
     name = "constellation_sink"
     Params = ConstellationSinkParams
     in_types = ("sym", "f32")
+    EYE_TRACES = 2000
+
+    def __init__(self, params=None, demod=None, **kw):
+        super().__init__(params, **kw)
+        self.demod = demod
 
     def open(self, info: StreamInfo) -> None:
         super().open(info)
         self._keep = CollectSink(keep=self.params.keep)
         self._keep.open(info)
+        q = getattr(self.demod, "quality", None)
+        self._eye = q if q is not None and hasattr(q, "eye_traces") else None
+        self._eyes, self._eye_frames, self._seen = [], 0, 0
+        if self._eye is not None:
+            self._eye.eye_keep = 512
+
+    def _take_eye(self) -> None:
+        q = self._eye
+        if q is None or q.frame_eyes == self._seen:
+            return
+        new = q.frame_eyes - self._seen
+        self._seen = q.frame_eyes
+        self._eye_frames += new
+        for _, tr in list(q.frame_eye_log)[-new:]:
+            if sum(len(t) for t in self._eyes) < self.EYE_TRACES:
+                self._eyes.append(tr)
 
     def write(self, items) -> None:
+        self._take_eye()
         z = items["z"] if getattr(items, "dtype", None) is not None and items.dtype.names \
             else np.asarray(items)
         self._keep.write(z)
@@ -311,11 +339,29 @@ class ConstellationSink(Sink):
     def close(self) -> None:
         if not self.params.path:
             return
+        self._take_eye()
         z = self._keep.array()
         z = np.zeros(0, np.complex64) if z is None else z
         plt = _pyplot()
         title = self.params.title or "symbols"
-        if not np.iscomplexobj(z):
+        if self._eye is not None:
+            if self._eyes:
+                tr = np.concatenate(self._eyes)[: self.EYE_TRACES]
+                what = f"eye of {self._eye_frames} frame(s), {len(tr)} symbols"
+            else:
+                tr = self._eye.eye_traces()
+                what = f"no frame: eye of the last {len(tr)} symbols"
+            self.counters["eye_traces"] = len(tr)
+            P = (tr.shape[1] - 1) // 2 if len(tr) else 8
+            x = np.arange(2 * P + 1) / P
+            fig, ax = plt.subplots(figsize=(6, 4))
+            if len(tr):
+                ax.plot(x, tr.T, color="C0", alpha=max(0.02, min(0.5, 20 / len(tr))), lw=0.8)
+            ax.axvline(1.0, color="C1", ls="--", lw=0.8)
+            ax.set_xlabel("time (symbol periods; decision at 1)")
+            ax.set_ylabel("matched-filter output, DC removed")
+            ax.set_title(f"{title}: {what}")
+        elif not np.iscomplexobj(z):
             fig, ax = plt.subplots(figsize=(6, 4))
             ax.hist(z, bins=120, color="C0")
             ax.set_xlabel("soft symbol (positive = 1)")

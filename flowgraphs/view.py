@@ -18,7 +18,7 @@ The websocket protocol (server to browser; the browser sends nothing the server 
   sample_index, time_s, time_utc, length, check, ok, snr_db, freq_offset_hz, hex, text: the
   AX.25 monitor line when the frame is AX.25 with a good FCS); ``stats`` (seq and the station's
   stats object as published); ``event`` (seq, name, info, sample_index); ``symbols`` (form
-  ``constellation`` with ``i`` and ``q``, or ``eye`` with ``traces`` and ``sps``); ``doppler``
+  ``constellation`` with ``i`` and ``q``, or ``eye`` with ``traces``, ``sps`` and ``of``: ``frame`` or ``live``); ``doppler``
   (t: seconds of signal, predicted_hz and elevation_deg from the stats of a pass with a TLE,
   measured_hz from a frame: its carrier offset plus the predicted Doppler that was removed
   before the receiver, when there was one); ``view`` once a second (the view's own counters:
@@ -244,6 +244,7 @@ class ViewState:
             tr = np.round(v.reshape(-1, meta["points"]), 4)
             msg = {"type": "symbols", "seq": m.seq, "form": "eye",
                    "sps": int(meta.get("sps") or (meta["points"] - 1) // 2),
+                   "of": "frame" if meta.get("of") == "frame" else "live",
                    "traces": tr.tolist()}
         else:
             self.counters["malformed"] += 1

@@ -134,8 +134,36 @@ class AfcQuality(FskQuality):
     def _q(self) -> FskQuality:
         return self._demod.quality
 
-    def update(self, y, times) -> None:
-        self._q.update(y, times)
+    def update(self, y, times, dc=None) -> None:
+        self._q.update(y, times, dc)
+
+    # the eye diagram is the demodulator's (orbitlink.flowgraphs.monitor)
+    @property
+    def eye_keep(self) -> int:
+        return self._q.eye_keep
+
+    @eye_keep.setter
+    def eye_keep(self, n: int) -> None:
+        self._q.eye_keep = n
+
+    def eye_traces(self, first=None, count=None):
+        return self._q.eye_traces(first, count)
+
+    @property
+    def frame_eye(self):
+        return self._q.frame_eye
+
+    @property
+    def frame_eye_first(self):
+        return self._q.frame_eye_first
+
+    @property
+    def frame_eyes(self) -> int:
+        return self._q.frame_eyes
+
+    @property
+    def frame_eye_log(self):
+        return self._q.frame_eye_log
 
     @property
     def symbols(self) -> int:

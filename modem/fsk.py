@@ -597,7 +597,7 @@ class FskDemodulator(Block):
     def _process(self, x):
         y = self._freq(x)
         out = self.clock.process(y)
-        self.quality.update(y, self.clock.last_times)
+        self.quality.update(y, self.clock.last_times, self.clock.last_dc)
         return out
 
     @property

@@ -40,6 +40,7 @@ are.
 
 from __future__ import annotations
 
+import collections
 import math
 
 import numpy as np
@@ -78,7 +79,15 @@ class FskQuality:
         #: how many traces to keep (0: none are made)
         self.period = self.sps
         self.eye_keep = 0
-        self._traces = None
+        self._ring = None
+        self._ring_idx = None
+        #: the eye of the last frame looked up (:meth:`frame_stats`): its traces, its first
+        #: symbol, and how many frames have had one
+        self.frame_eye = None
+        self.frame_eye_first = None
+        self.frame_eyes = 0
+        #: the last frames' eyes, (first symbol, traces), newest last
+        self.frame_eye_log = collections.deque(maxlen=64)
 
     @classmethod
     def for_demod(cls, demod) -> "FskQuality":
@@ -95,16 +104,17 @@ class FskQuality:
         q.period = float(demod.clock.params.sps)
         return q
 
-    def update(self, y: np.ndarray, times: np.ndarray) -> None:
+    def update(self, y: np.ndarray, times: np.ndarray, dc: np.ndarray | None = None) -> None:
         """Log the symbols the clock recovery decided in this chunk: ``y`` the chunk of its
         input, ``times`` the symbols' instants (absolute samples of ``y``, fractional). Each
         symbol's value is the mean of ``width`` samples centred on its instant, summed in the
         same order whatever the chunking (a symbol whose window has not all arrived waits for
         the next chunk)."""
+        first_index = self._r.end + len(self._pending)  # absolute index of times[0]
         self._y.append(np.asarray(y, np.float32))
         times = np.asarray(times, np.float64)
         if self.eye_keep and len(times):
-            self._keep_traces(times)
+            self._keep_traces(times, first_index, dc)
         t = np.concatenate([self._pending, times]) if len(self._pending) else times
         out = np.empty(len(t), np.float32)
         n, last_lo = _eye(self._y.view, self._y.base, t, self.width, out)
@@ -119,34 +129,66 @@ class FskQuality:
 
     #: points of an eye trace per symbol period (a trace spans two periods: 2 P + 1 points)
     EYE_POINTS = 8
+    #: traces kept, by absolute symbol index (a frame's eye is looked up in them); grown to
+    #: twice the symbols of the largest chunk
+    EYE_RING = 4096
 
-    def _keep_traces(self, times) -> None:
-        """Traces of ``y`` two symbol periods long, centred on the last ``eye_keep`` instants
-        whose span has arrived (linear interpolation)."""
-        import collections
-
-        if self._traces is None or self._traces.maxlen != self.eye_keep:
-            self._traces = collections.deque(maxlen=int(self.eye_keep))
+    def _keep_traces(self, times, first_index: int, dc=None) -> None:
+        """Traces of the matched-filtered ``y`` (the clock recovery's boxcar: the mean over
+        ``[t - W/2, t + W/2)``, samples held over their unit interval) two symbol periods long,
+        centred on each instant whose span has arrived, kept in a ring by absolute symbol index
+        (``first_index`` is the index of ``times[0]``), each less the clock recovery's DC
+        estimate at its symbol (``dc``, when given): the eye its decisions see."""
         P = self.EYE_POINTS
+        K = self.EYE_RING
+        while K < 2 * len(times) and K < (1 << 20):  # a chunk's symbols and the frame before
+            K *= 2
+        if self._ring is None or len(self._ring) < K:
+            old = (self._ring, self._ring_idx)
+            self._ring = np.zeros((K, 2 * P + 1), np.float32)
+            self._ring_idx = np.full(K, -1, np.int64)
+            if old[0] is not None:
+                keep = old[1] >= 0
+                self._ring[old[1][keep] % K] = old[0][keep]
+                self._ring_idx[old[1][keep] % K] = old[1][keep]
         off = (np.arange(2 * P + 1) / P - 1.0) * self.period
         base, end = self._y.base, self._y.end
-        t = times[-int(self.eye_keep):]
-        t = t[(t + off[0] >= base) & (t + off[-1] < end - 1)]
+        W = self.sps  # the clock recovery's matched filter: the mean over [t - W/2, t + W/2)
+        hw = 0.5 * W
+        idx = first_index + np.arange(len(times))
+        ok = (times + off[0] - hw - 1 >= base) & (times + off[-1] + hw + 2 < end)
+        t, idx = times[ok][-K:], idx[ok][-K:]
+        dc = np.zeros(len(t)) if dc is None or len(dc) != len(times) else \
+            np.asarray(dc, np.float64)[ok][-K:]
         if not len(t):
             return
-        pos = t[:, None] + off[None, :] - base
-        i = np.floor(pos).astype(np.int64)
-        f = (pos - i).astype(np.float32)
-        v = self._y.view
-        tr = v[i] * (1 - f) + v[i + 1] * f
-        self._traces.extend(tr.astype(np.float32))
+        lo = int(np.floor(t[0] + off[0] - hw)) - 1 - base
+        hi = int(np.ceil(t[-1] + off[-1] + hw)) + 2 - base
+        v = self._y.view[lo:hi].astype(np.float64)
+        c = np.concatenate([[0.0], np.cumsum(v)])  # c[k]: the sum before sample lo + k
 
-    def eye_traces(self) -> np.ndarray:
-        """The kept eye traces, oldest first: float32, shape (traces, 2 P + 1); the middle
-        point is the decision instant."""
-        if not self._traces:
+        def csum(x):  # the integral up to x (samples held over their unit interval)
+            k = np.floor(x).astype(np.int64)
+            return c[k] + (x - k) * v[k]
+
+        x = t[:, None] + off[None, :] - base - lo
+        tr = (csum(x + hw) - csum(x - hw)) / W - dc[:, None]
+        K = len(self._ring)
+        self._ring[idx % K] = tr.astype(np.float32)
+        self._ring_idx[idx % K] = idx
+
+    def eye_traces(self, first: int | None = None, count: int | None = None) -> np.ndarray:
+        """The last ``eye_keep`` eye traces, oldest first (of symbols ``first .. first +
+        count`` when given): float32, shape (traces, 2 P + 1), the middle point at the
+        decision instant."""
+        if self._ring is None:
             return np.zeros((0, 2 * self.EYE_POINTS + 1), np.float32)
-        return np.stack(list(self._traces))
+        have = self._ring_idx >= 0
+        if first is not None:
+            have &= (self._ring_idx >= first) & (self._ring_idx < first + count)
+        sel = np.nonzero(have)[0]
+        sel = sel[np.argsort(self._ring_idx[sel])][-int(self.eye_keep or 1):]
+        return self._ring[sel].copy()
 
     @property
     def symbols(self) -> int:
@@ -157,6 +199,12 @@ class FskQuality:
         """``snr_db`` and ``freq_offset_hz`` over symbols ``first .. first + count`` (those
         still logged); an empty dict when fewer than 8 are, or the eye is closed. FM audio
         has ``freq_offset_hz`` only with the link's peak deviation (``deviation_hz``)."""
+        if self.eye_keep:
+            tr = self.eye_traces(int(first), int(count))
+            if len(tr) >= 8:
+                self.frame_eye, self.frame_eye_first = tr, int(first)
+                self.frame_eyes += 1
+                self.frame_eye_log.append((int(first), tr))
         a = max(int(first), self._r.base)
         b = min(int(first) + int(count), self._r.end)
         if b - a < 8:

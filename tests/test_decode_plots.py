@@ -1,5 +1,5 @@
 """``orbitlink decode REC --plot DIR`` (issue 15 item 4): spectrum, waterfall, constellation or
-soft symbols, and the frames on the time axis, for a real recording; the sinks behind them
+eye diagram, and the frames on the time axis, for real recordings; the sinks behind them
 measure what the pictures show."""
 
 import json
@@ -77,3 +77,32 @@ def test_frames_plot_counts_each_kind(tmp_path):
     s.close()
     assert [f[3] for f in s.frames] == ["ok", "failed", "none"]
     assert (tmp_path / "f.png").stat().st_size > 5000
+
+
+def test_fsk_recording_gets_the_eye_diagram_of_its_frames(tmp_path, capsys):
+    """DELPHINI-1 (AX100 ASM+Golay, 9k6 FSK receiver audio): the symbols picture is the eye
+    of every decoded frame, open at the decision instant."""
+    from orbitlink.flowgraphs import cli
+    from orbitlink.flowgraphs.sinks import ConstellationSink
+
+    made = []
+    orig = ConstellationSink.close
+
+    def close(self):
+        made.append(self)
+        orig(self)
+
+    ConstellationSink.close = close
+    try:
+        assert cli.main(["decode", str(REC / "delphini1.wav"), "--link", "ax100-asm",
+                         "--json", "--plot", str(tmp_path)]) == 0
+    finally:
+        ConstellationSink.close = orig
+    frames = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    sink = made[0]
+    assert sink._eye_frames == len(frames) >= 10  # every frame's eye was taken
+    tr = np.concatenate(sink._eyes)
+    assert tr.shape[1] == 17 and sink.counters["eye_traces"] == min(len(tr), 2000)
+    mid = np.abs(tr[:, 8])
+    assert np.mean(mid < 0.2 * np.percentile(mid, 95)) < 0.03  # open
+    assert (tmp_path / "delphini1-symbols.png").stat().st_size > 20_000

@@ -167,9 +167,18 @@ def test_fsk_demodulator_eye_traces_open_at_the_decision_instant():
     d = FskDemodulator(symbol_rate=1200.0, samp_rate=9600.0)
     m = SymbolsMonitor(publisher=_Pub(), demod=d, sets_per_s=50.0)
     m.open(StreamInfo(samp_rate=9600.0, out_type="f32"))
+    soft = []
     for i in range(0, len(x), 2048):
-        m.write(d.process(x[i:i + 2048].astype(np.complex64)))
+        soft.append(d.process(x[i:i + 2048].astype(np.complex64)))
+        m.write(soft[-1])
         m._wall -= 1.0  # as if time went by
+    # the trace's middle point is the value the decision was made on: same sign as the soft
+    # bit of that symbol, for every symbol kept
+    soft = np.concatenate(soft)
+    q = d.quality
+    have = q._ring_idx >= 0
+    assert have.sum() >= 1000
+    assert np.array_equal(np.sign(q._ring[have, 8]), np.sign(soft[q._ring_idx[have]]))
     meta, payload = m.publisher.symbols[-1]
     assert meta["form"] == "eye" and meta["points"] == 17 and meta["traces"] == 128
     tr = np.frombuffer(payload, "<f4").reshape(meta["traces"], meta["points"])
@@ -178,9 +187,11 @@ def test_fsk_demodulator_eye_traces_open_at_the_decision_instant():
     assert len(up) > 20 and len(lo) > 20
     # open eye: the rails are far apart against their spread
     assert (up.mean() - lo.mean()) > 6 * max(up.std(), lo.std())
-    # and the decision instant is where it is widest
+    # the decision instant is where it is widest (the traces span the neighbours' instants,
+    # at 0 and 2T, too); half a symbol away, transitions close it
     opening = [np.abs(tr[:, k]).min() for k in range(17)]
-    assert int(np.argmax(opening)) in (7, 8, 9)
+    assert 7 <= 4 + int(np.argmax(opening[4:13])) <= 9
+    assert opening[8] > 3 * max(opening[4], opening[12])
 
 
 # --------------------------------------------------------------------------------------------
@@ -498,12 +509,12 @@ def test_view_refuses_a_busy_port_and_a_bad_bus_in_one_sentence():
 
 
 def test_rx_view_serves_an_fsk_eye_from_a_real_recording_and_stops_with_rx():
-    """rx --view replaying KOYO (9k6 G3RUH FSK, receiver audio) at real time for 4 s: the
-    websocket carries eye diagrams (17 points a trace, open: two rails), one-sided spectrum
-    rows, and stats; the view process is gone when rx exits."""
+    """rx --view replaying COLUMBIA (US04: 9k6 G3RUH FSK, receiver audio) at real time for 4 s: the
+    websocket carries eye diagrams (17 points a trace): the live one, then the first frame's,
+    open; one-sided spectrum rows; the view process is gone when rx exits."""
     port = free_port()
     p = RxProcess(["--link", "ax25-fsk9600", "--hw", "loopback", "--device",
-                   f"file={REC / 'koyo.wav'}", "--bus", loopback_endpoint(), "--duration", "4",
+                   f"file={REC / 'us04.wav'}", "--bus", loopback_endpoint(), "--duration", "4",
                    "--view", str(port), "--control-endpoint", "none", "--tx-endpoint", "none"])
     try:
         url = f"http://127.0.0.1:{port}/"
@@ -515,7 +526,7 @@ def test_rx_view_serves_an_fsk_eye_from_a_real_recording_and_stops_with_rx():
             except OSError:
                 time.sleep(0.1)
         got = asyncio.run(_read_ws(url, lambda g: sum(isinstance(x, dict) and
-                                                      x["type"] == "symbols" for x in g) >= 3,
+                                                      x["type"] == "symbols" for x in g) >= 5,
                                    timeout=15))
         out, err = p.communicate(timeout=30)
     finally:
@@ -523,8 +534,15 @@ def test_rx_view_serves_an_fsk_eye_from_a_real_recording_and_stops_with_rx():
     assert p.returncode == 0, err
     eyes = [x for x in got if isinstance(x, dict) and x["type"] == "symbols"]
     assert eyes and all(e["form"] == "eye" and e["sps"] == 8 for e in eyes)
-    tr = np.array(eyes[-1]["traces"])
-    assert tr.shape[1] == 17 and tr.shape[0] >= 32
+    assert eyes[0]["of"] == "live"  # before the first frame (0.91 s in): the live eye
+    framed = [e for e in eyes if e["of"] == "frame"]
+    assert framed  # then the first frame's, held
+    tr = np.array(framed[-1]["traces"])
+    assert tr.shape == (128, 17)
+    # at the decision instant the frame's eye is open: no trace near the threshold (receiver
+    # noise between bursts puts about a fifth of them there)
+    mid = np.abs(tr[:, 8])
+    assert np.mean(mid < 0.2 * np.percentile(mid, 95)) < 0.03
     rows = [x for x in got if isinstance(x, bytes)]
     head = json.loads(rows[-1][5:5 + _U32.unpack(rows[-1][1:5])[0]])
     assert head["one_sided"] and head["nbins"] == 1024 and head["samp_rate"] == 48000

@@ -485,7 +485,7 @@
     ctx.beginPath(); ctx.moveTo(xc, y0); ctx.lineTo(xc, y1); ctx.stroke(); ctx.setLineDash([]);
     ctx.fillStyle = '#ffb74d'; ctx.textAlign = 'left'; ctx.textBaseline = 'top';
     ctx.fillText('decision', xc + 4, y0 + 2);
-    $('symbols-title').textContent = 'Eye diagram';
+    $('symbols-title').textContent = m.of === 'frame' ? 'Eye diagram (last frame)' : 'Eye diagram (live)';
     $('symbols-info').textContent = nt + ' traces  sps ' + sps + '  #' + (isNum(m.seq) ? m.seq : DASH);
     $('panel-symbols').setAttribute('data-form', 'eye');
   }
@@ -676,7 +676,7 @@
     setCell('count-dropped_samples', fmtInt(s.dropped_samples), s.dropped_samples > 0 ? 'warn' : '');
     var fill = get(s, 'queue', 'fill');
     setCell('count-queue_fill', isNum(fill) ? (fill * 100).toFixed(1) + '%' : DASH, isNum(fill) && fill > 0.8 ? 'bad' : (isNum(fill) && fill > 0.5 ? 'warn' : ''));
-    var lat = get(s, 'latency', 'last_ms'), latMax = get(s, 'latency', 'max_ms');
+    var lat = get(s, 'latency', 'last_ms'), latMax = get(s, 'latency', 'run_max_ms');
     setCell('count-latency', isNum(lat) ? lat.toFixed(1) + ' ms' : DASH);
     setCell('count-latency_max', isNum(latMax) ? latMax.toFixed(1) + ' ms' : DASH);
     setCell('count-frames', fmtInt(s.frames));
