@@ -53,7 +53,11 @@ def test_wheel_carries_no_test_data(tmp_path):
     for must in ("orbitlink/__init__.py", "orbitlink/modem/block.py",
                  "orbitlink/modem/_kernels/psk.py", "orbitlink/framing/hdlc.py",
                  "orbitlink/drivers/sigmf.py", "orbitlink/flowgraphs/cli.py",
-                 "orbitlink/flowgraphs/links/qpsk.yaml"):
+                 "orbitlink/flowgraphs/links/qpsk.yaml",
+                 # the view's page travels with orbitlink (no CDN, no build step)
+                 "orbitlink/flowgraphs/view_static/index.html",
+                 "orbitlink/flowgraphs/view_static/view.js",
+                 "orbitlink/flowgraphs/view_static/view.css"):
         assert must in names, must
     files = [n for n in names if ".dist-info/" not in n]
     data = [n for n in files if n.startswith("orbitlink/tests/data/")]
