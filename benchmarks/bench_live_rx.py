@@ -36,6 +36,7 @@ Usage::
 
     .venv/bin/python benchmarks/bench_live_rx.py                         # 20 25 30 40 Msps, 30 s each
     .venv/bin/python benchmarks/bench_live_rx.py --rates 20 --seconds 10 --json
+    .venv/bin/python benchmarks/bench_live_rx.py --rates 20 --monitor    # with the view's taps
 """
 
 from __future__ import annotations
@@ -222,6 +223,7 @@ def run_rate(path: Path, sig: dict, rate: float, a, serial: str) -> dict:
                       duration_s=a.seconds)
     sink = CountSink()
     g = link_graph(link, "rx", rate, "iq", source=src, sinks=[sink])
+    mon = _attach_monitors(g, link, rate) if a.monitor else None
     cpu = {"reader_tid": None, "reader_s": 0.0, "next": 0.0}
 
     def on_chunk(n):
@@ -280,9 +282,73 @@ def run_rate(path: Path, sig: dict, rate: float, a, serial: str) -> dict:
         "frames missing": row["frames_matched"] == exp,
         "frames duplicated": row["frames_duplicated"] == 0,
     }
+    if mon is not None:
+        row["monitor"] = mon.finish()
+        checks["monitor rows"] = row["monitor"]["spectrum_received"] >= 9 * wall
     row["failed"] = [k for k, good in checks.items() if not good]
     row["ok"] = not row["failed"]
     return row
+
+
+class _Monitors:
+    """``--monitor``: the station's spectrum and symbols monitors on the graph, publishing on a
+    loopback bus that a SUB socket in a thread reads (what ``orbitlink rx`` adds for the
+    view)."""
+
+    def __init__(self, g, link, rate):
+        import socket
+
+        import zmq
+
+        from orbitlink.flowgraphs.bus import BusPublisher
+        from orbitlink.flowgraphs.graph import demod_node
+        from orbitlink.flowgraphs.monitor import SpectrumMonitor, SymbolsMonitor
+
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        ep = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+        s.close()
+        self.pub = BusPublisher(ep)
+        self.spec = SpectrumMonitor(publisher=self.pub, station="bench", link="qpsk")
+        dn = demod_node(g, link, rate, "iq", 0)
+        self.sym = SymbolsMonitor(publisher=self.pub, demod=g.nodes[dn].obj, station="bench",
+                                  link="qpsk")
+        g.connect(g.source.name, g.add("monitor_spectrum", self.spec, "sink"))
+        g.connect(dn, g.add("monitor_symbols", self.sym, "sink"))
+        g.validate()
+        self.got = {"spectrum": 0, "symbols": 0}
+        self._stop = threading.Event()
+        self._ctx = zmq.Context()
+        sub = self._ctx.socket(zmq.SUB)
+        sub.setsockopt(zmq.SUBSCRIBE, b"")
+        sub.setsockopt(zmq.LINGER, 0)
+        sub.connect(ep)
+
+        def read():
+            while not self._stop.is_set():
+                if sub.poll(100):
+                    topic = sub.recv_multipart()[0].decode()
+                    k = topic.rsplit("/", 1)[-1]
+                    self.got[k] = self.got.get(k, 0) + 1
+            sub.close(0)
+
+        self._t = threading.Thread(target=read, daemon=True)
+        self._t.start()
+
+    def finish(self) -> dict:
+        time.sleep(0.3)
+        self._stop.set()
+        self._t.join(2)
+        self.pub.close()
+        self._ctx.term()
+        return {"spectrum_published": self.spec.counters["published"],
+                "symbols_published": self.sym.counters["published"],
+                "spectrum_received": self.got["spectrum"],
+                "symbols_received": self.got["symbols"]}
+
+
+def _attach_monitors(g, link, rate):
+    return _Monitors(g, link, rate)
 
 
 def _commit() -> str:
@@ -304,6 +370,9 @@ def main(argv=None) -> int:
     ap.add_argument("--esn0", type=float, default=20.0, help="Es/N0, dB (default 20)")
     ap.add_argument("--read-size", type=int, default=16384,
                     help="radio_source read_size (default 16384, the block's default)")
+    ap.add_argument("--monitor", action="store_true",
+                    help="also run the spectrum and symbols monitors orbitlink rx adds for the "
+                         "view (10 rows/s, 1024 bins, 2 symbol sets/s) onto a loopback bus")
     ap.add_argument("--mtu", type=int, default=0,
                     help="orbitfake mtu: most samples per readStream (0: the device's "
                          "default, 4096)")
