@@ -607,3 +607,35 @@ def test_view_doppler_panel_points_from_a_pass_mode_rx_run(tmp_path, capsys):
         assert abs(hz - np.interp(t, pt, ph)) < 2000, (t, hz)
     view_counts = [m for m in st["messages"] if m["type"] == "frame"]
     assert len(view_counts) == sum(1 for m in msgs if m[1] == 1)
+
+
+def test_reference_subscriber_reads_the_spectrum_and_symbols_with_struct_alone():
+    """The reference subscriber (pyzmq, struct, json; no orbitlink on its path) on rx
+    replaying Swiatowid (AFSK 1200, 1.6 s) at real time: spectrum rows summarised by their peak,
+    eye sets by their RMS, no message missing on any topic."""
+    bus = loopback_endpoint()
+    ref = subprocess.Popen([sys.executable, str(REPO / "tools" / "reference_subscriber.py"),
+                            bus, "--stop-on-event", "stop", "--timeout", "30"],
+                           stdout=subprocess.PIPE, text=True,
+                           env={**os.environ, "PYTHONPATH": ""}, cwd="/")
+    p = RxProcess(["--link", "ax25-afsk1200", "--hw", "loopback", "--device",
+                   f"file={REC / 'swiatowid-ax25.wav'}", "--bus", bus, "--nodrop",
+                   "--wait-subscribers", "10", "--station", "sw", "--control-endpoint", "none",
+                   "--tx-endpoint", "none"])
+    try:
+        out, err = p.communicate(timeout=60)
+        ref_out, _ = ref.communicate(timeout=30)
+    finally:
+        p.stop()
+        if ref.poll() is None:
+            ref.kill()
+    assert p.returncode == 0, err
+    rows = [x for x in ref_out.splitlines() if x.startswith("sw/ax25-afsk1200/spectrum ")]
+    eyes = [x for x in ref_out.splitlines() if x.startswith("sw/ax25-afsk1200/symbols ")]
+    assert len(rows) >= 10 and all("[1024 bins, peak " in x for x in rows)
+    assert eyes and all("[eye: 2176 values, rms " in x for x in eyes)
+    summary = {x.split()[1]: x for x in ref_out.splitlines() if x.startswith("summary:")}
+    assert "topic=sw/ax25-afsk1200/spectrum" in summary
+    assert "topic=sw/ax25-afsk1200/symbols" in summary
+    assert all("missing=0" in x for x in summary.values())
+    assert "missing=0 malformed=0" in ref_out.splitlines()[-1]
