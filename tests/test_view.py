@@ -639,3 +639,35 @@ def test_reference_subscriber_reads_the_spectrum_and_symbols_with_struct_alone()
     assert "topic=sw/ax25-afsk1200/symbols" in summary
     assert all("missing=0" in x for x in summary.values())
     assert "missing=0 malformed=0" in ref_out.splitlines()[-1]
+
+
+def test_malformed_bus_messages_are_counted_and_the_view_goes_on(served):
+    """Garbage on the bus the view reads (wrong part counts, bad headers, a spectrum row whose
+    length is not its nbins, symbols not a whole number of f32, an eye whose traces do not fill
+    its points, meta not JSON): each is counted as malformed; the next good frame is shown."""
+    served.until_subscribed()
+    H = struct.Struct("<4sBBHQqd")
+    good_h = H.pack(b"OLNK", 1, 6, 0, 0, 0, 0.0)
+    bad = [
+        [b"gs/l/frames"],
+        [b"gs/l/frames", b"short", b"{}", b""],
+        [b"gs/l/frames", H.pack(b"XXXX", 1, 1, 0, 0, 0, 0.0), b"{}", b""],
+        [b"gs/l/frames", H.pack(b"OLNK", 9, 1, 0, 0, 0, 0.0), b"{}", b""],
+        [b"gs/l/spectrum", good_h, b'{"nbins": 8}', bytes(7)],
+        [b"gs/l/symbols", H.pack(b"OLNK", 1, 7, 0, 0, 0, 0.0),
+         b'{"form": "constellation"}', bytes(6)],
+        [b"gs/l/symbols", H.pack(b"OLNK", 1, 7, 0, 1, 0, 0.0),
+         b'{"form": "eye", "points": 17}', bytes(4 * 20)],
+        [b"gs/l/frames", H.pack(b"OLNK", 1, 1, 0, 0, 0, 0.0), b"\xff{not json", b""],
+    ]
+    before = served.srv.state.counters["malformed"]
+    with served.pub._lock:
+        for parts in bad:
+            served.pub._sock.send_multipart(parts)
+    served.pub.publish_frame("gs", "l", {"sample_index": 1, "time_s": 0.0, "crc_ok": True},
+                             b"\x42", 1)
+    end = time.monotonic() + 5
+    while time.monotonic() < end and served.srv.state.counters["frames"] < 1:
+        time.sleep(0.05)
+    assert served.srv.state.counters["malformed"] - before == len(bad)
+    assert served.srv.state.frames[-1]["hex"] == "42"
