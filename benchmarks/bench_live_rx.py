@@ -425,6 +425,11 @@ def main(argv=None) -> int:
               f"{row['cpu_reader_pct']}%, processing {row['cpu_processing_pct']}%) "
               f"{'OK' if row['ok'] else 'FAIL: ' + ', '.join(row['failed'])}", file=log,
               flush=True)
+        if "monitor" in row:
+            m = row["monitor"]
+            print(f"         monitors: {m['spectrum_published']} spectrum rows and "
+                  f"{m['symbols_published']} symbol sets published, {m['spectrum_received']} "
+                  f"and {m['symbols_received']} received", file=log, flush=True)
     doc = {"benchmark": "live_rx", "link": "qpsk", "sps": SPS, "esn0_db": a.esn0,
            "device": "orbitfake rate=realtime loop=1" + (f" mtu={a.mtu}" if a.mtu else ""),
            "file": str(path), "file_samples": sig["nsamp"], "frames_per_loop": len(sig["starts"]),
