@@ -301,22 +301,41 @@ def test_expand_inputs(tmp_path):
 
 
 def test_running_cluster_by_address(archive, tmp_path):
-    """--scheduler: a cluster started elsewhere (here a LocalCluster on 127.0.0.1) is used, and
-    left running."""
-    from distributed import Client, LocalCluster
+    """--scheduler: a cluster started as the README says for several machines (dask scheduler,
+    dask worker --nthreads 1 --no-nanny, here both on 127.0.0.1) is used, and left running;
+    the outputs equal decode --json's."""
+    from distributed import Client
 
     d, recs = archive
-    with LocalCluster(n_workers=1, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None, scheduler_kwargs={
-                          "dashboard": False, "dashboard_address": "127.0.0.1:0"}) as cluster:
-        import io
-
-        summary = io.StringIO()
-        res = batch.run_batch([recs["a"], recs["c"]], str(tmp_path / "o"),
-                              scheduler=cluster.scheduler_address, out=summary, parquet=False)
-        assert res["errors"] == 0 and "2 recordings (2 decoded" in summary.getvalue()
-        with Client(cluster.scheduler_address) as c:  # still there
-            assert len(c.scheduler_info()["workers"]) == 1
+    port = _free_port()
+    addr = f"tcp://127.0.0.1:{port}"
+    dask = os.path.join(os.path.dirname(PY), "dask")  # the venv's 'dask' command
+    procs = [subprocess.Popen([dask, "scheduler",
+                               "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        env = dict(os.environ, DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED="False")
+        for _ in range(2):
+            procs.append(subprocess.Popen(
+                [dask, "worker", addr,
+                 "--nthreads", "1", "--no-nanny"], env=env,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(tmp_path)))
+        with Client(addr, timeout="30s") as c:
+            c.wait_for_workers(2, timeout=60)
+        rel = os.path.relpath(recs["c"])  # relative here: the workers get absolute paths
+        r = _batch_cli(recs["a"], rel, recs["bad"], "--out", tmp_path / "o", "--scheduler", addr)
+        assert r.returncode == 1, r.stderr
+        assert "3 recordings (2 decoded, 0 skipped, 1 error)" in r.stdout
+        assert "bad: error: " in r.stdout
+        for s in "ac":
+            assert _read(tmp_path / "o" / f"{s}.jsonl") == _decode_json(recs[s])
+        with Client(addr, timeout="30s") as c:  # still there
+            assert len(c.scheduler_info()["workers"]) == 2
+        assert all(p.poll() is None for p in procs)
+    finally:
+        for p in procs[::-1]:  # (SIGTERM makes them linger for seconds)
+            p.kill()
+            p.wait()
     with pytest.raises(batch.BatchError, match="cannot reach the Dask scheduler"):
         batch.start_cluster(scheduler="tcp://127.0.0.1:1", timeout=1)
 
