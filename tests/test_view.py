@@ -671,3 +671,35 @@ def test_malformed_bus_messages_are_counted_and_the_view_goes_on(served):
         time.sleep(0.05)
     assert served.srv.state.counters["malformed"] - before == len(bad)
     assert served.srv.state.frames[-1]["hex"] == "42"
+
+
+def test_the_view_of_rx_ends_when_rx_is_killed():
+    """rx --view killed with SIGKILL (no chance to stop its view): the view notices its parent
+    is gone and stops within a few seconds, leaving no server behind."""
+    port = free_port()
+    p = RxProcess(["--link", "ax25-afsk1200", "--hw", "loopback", "--device",
+                   f"file={REC / 'swiatowid-ax25.wav'},loop=1", "--bus", loopback_endpoint(),
+                   "--view", str(port), "--control-endpoint", "none", "--tx-endpoint", "none"])
+    try:
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError("the view never listened")
+        p.kill()
+        p.wait(10)
+        end = time.monotonic() + 8
+        while time.monotonic() < end:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                time.sleep(0.2)
+            except OSError:
+                break
+        else:
+            raise AssertionError("the view outlived rx")
+    finally:
+        p.stop()
