@@ -392,10 +392,24 @@ def dask_setup(worker) -> None:
     Dask preload): SIGINT ignored. A terminal's Ctrl-C goes to the whole process group; the
     batch (the client) stops and shuts its workers down, instead of the workers dying under it
     with tracebacks of their own."""
+    import atexit
     import signal
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a worker is done when its Dask close has run (results delivered, scratch folder gone):
+    # the interpreter's own teardown after that (numba, llvmlite, thousands of objects) is
+    # skipped, which makes the cluster's shut-down at the end of a batch ~0.2 s shorter
+    atexit.register(_exit_now)
+
+
+def _exit_now() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - on the way out
+            pass
+    os._exit(0)
 
 
 def parse_dashboard(value: str) -> str:
