@@ -3,12 +3,14 @@
 One task per recording: :func:`decode_file` runs on a worker, opens the recording itself (no
 sample arrays go through the scheduler) and returns a small dict whose ``text`` is exactly what
 ``orbitlink decode REC --json`` prints on stdout (the same graph: ``link_graph`` + a JSON
-``FramesSink`` + ``run_graph``). The client (:func:`run_batch`) writes, for every recording:
+``FramesSink`` + ``run_graph``) and whose ``index`` holds the frame index's columns. A task
+that raises (an I/O error, not an invalid recording) is tried ``retries`` more times. The
+client (:func:`run_batch`) writes, for every recording:
 
 * ``DIR/<stem>.jsonl``: the frames, byte-identical to ``orbitlink decode REC --json``;
 * ``DIR/<stem>.done.json``: a sidecar with the input key, the link, the counts and the error
-  (written after the ``.jsonl``; both through a temporary file and a rename, so that an
-  interrupted batch leaves only whole files);
+  (written after the ``.jsonl``; both through a temporary file and a rename, with a Ctrl-C
+  held back until both are there, so that an interrupted batch leaves only whole pairs);
 
 and for the batch: ``DIR/errors.jsonl`` (one record per recording that failed) and the frame
 index ``DIR/frames.parquet`` (when pyarrow is installed) or ``DIR/frames.jsonl``, columns
@@ -19,6 +21,11 @@ names, sizes and modification times (ns) of the recording's files (both files of
 recording) with the link and ``--set`` options of the run. That costs one ``stat`` per file
 (no reading of the archive on the client); a recording rewritten in place gets a new key. A
 recording that failed is decoded again.
+
+The embedded cluster (:func:`start_cluster`) is a ``LocalCluster`` on 127.0.0.1 set up for one
+long task per worker (:data:`QUIET_CLUSTER`); this module is its workers' Dask preload
+(:func:`dask_setup`: SIGINT ignored, the interpreter's teardown skipped at exit). The longest
+recordings are handed out first (:func:`samples_hint`).
 
 dask and distributed are imported only when a batch runs.
 """
