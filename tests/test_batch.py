@@ -232,17 +232,17 @@ def test_ctrl_c_leaves_whole_outputs(archive, tmp_path):
     src = tmp_path / "rec"
     src.mkdir()
     shutil.copy(recs["b"], src / "b.wav")
-    for i in range(6):  # more, queued
-        shutil.copy(DATA / "swiatowid-ax25.wav", src / f"z{i}.wav")
+    shutil.copy(DATA / "swiatowid-ax25.wav", src / "z0.wav")
+    for i in range(1, 40):  # more, queued (hard links: other names, the same recording)
+        os.link(src / "z0.wav", src / f"z{i}.wav")
     out = tmp_path / "out"
-    p = subprocess.Popen([PY, "-m", "orbitlink.flowgraphs.cli_batch", "batch",
-                          str(src / "b.wav"), *[str(src / f"z{i}.wav") for i in range(6)],
+    p = subprocess.Popen([PY, "-m", "orbitlink.flowgraphs.cli_batch", "batch", str(src),
                           "--link", "ax25-afsk1200", "--workers", "1", "--out", str(out)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          start_new_session=True)
     first = p.stdout.readline()
     stem = first.split(":")[0]
-    assert stem in ("b", "z0", "z1", "z2", "z3", "z4", "z5") and " frames (" in first, first
+    assert (stem == "b" or stem[0] == "z") and " frames (" in first, first
     children = psutil.Process(p.pid).children(recursive=True)
     assert children  # the cluster's processes
     # no dashboard unless asked: nothing listens beyond the loopback, nothing on 8787
@@ -260,18 +260,17 @@ def test_ctrl_c_leaves_whole_outputs(archive, tmp_path):
     assert "KeyboardInterrupt" not in e
     assert json.loads((out / f"{stem}.done.json").read_text())["frames"] == \
         (3 if stem == "b" else 2)
-    done = sorted(out.glob("*.jsonl"))
-    assert len(done) < 7
+    done = [f for f in sorted(out.glob("*.jsonl")) if f.name != "errors.jsonl"]
+    assert 1 <= len(done) < 41  # stopped before the end
     ref_z = _decode_json(src / "z0.wav", "--link", "ax25-afsk1200")
     ref_b = _decode_json(recs["b"])
-    for f in done:  # whatever finished is whole
-        if f.name not in ("errors.jsonl", "frames.jsonl"):
-            assert _read(f) == (ref_b if f.stem == "b" else ref_z), f.name
-            assert (out / f"{f.stem}.done.json").exists()
+    for f in done:  # whatever finished is whole, with its sidecar
+        assert _read(f) == (ref_b if f.stem == "b" else ref_z), f.name
+        assert (out / f"{f.stem}.done.json").exists()
     assert not list(out.glob("*.tmp*"))
     # the index holds the finished recordings
     rows = pq.read_table(out / "frames.parquet").to_pylist()
-    assert {r["file"] for r in rows} == {f.stem for f in done if f.stem not in ("errors",)}
+    assert {r["file"] for r in rows} == {f.stem for f in done}
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive
 
@@ -406,7 +405,7 @@ def test_dashboard_where_asked_and_answers(tmp_path):
     src = tmp_path / "rec"
     src.mkdir()
     shutil.copy(DATA / "swiatowid-ax25.wav", src / "z000.wav")
-    for i in range(1, 60):  # hard links: 60 recordings that keep one worker busy for seconds
+    for i in range(1, 150):  # hard links: 150 recordings that keep one worker busy for seconds
         os.link(src / "z000.wav", src / f"z{i:03d}.wav")
     port = _free_port()
     p = subprocess.Popen([PY, "-m", "orbitlink.flowgraphs.cli_batch", "batch", str(src),
