@@ -11,6 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
+from orbitlink.tests.helpers import wait_port  # noqa: F401 - the browser tests' import
+
 REPO = Path(__file__).resolve().parents[1]
 #: where screenshots and figures go (kept by CI as artefacts)
 ARTIFACTS = Path(os.environ.get("ORBITLINK_ARTIFACTS", REPO / "build" / "artifacts"))
@@ -96,20 +98,6 @@ class Browser:
             self.browser.close()
         finally:
             self._pw.stop()
-
-
-def wait_port(port: int, timeout: float = 20.0) -> None:
-    import socket
-    import time
-
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
 #: the page's frames table and counters, as the page shows them

@@ -187,3 +187,56 @@ class BusSub:
     def close(self):
         self.s.close(0)
         self.ctx.term()
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    """Until something listens on 127.0.0.1:PORT (AssertionError after ``timeout`` s)."""
+    import socket
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def simulated_pass(out_dir, min_el: float = 55.0):
+    """A 2.2 GHz ISS pass (the real 2018 TLE of tests/data/tle) from ``min_el`` degrees up,
+    through the loopback (QPSK, CCSDS concatenated, Eb/N0 9 dB) as a SigMF recording in
+    ``out_dir``; returns (the .sigmf-meta path, the loopback's JSON result)."""
+    import contextlib
+    import io
+    import json
+    from pathlib import Path
+
+    from orbitlink.flowgraphs.cli import main
+
+    tle = Path(__file__).resolve().parent / "data" / "tle" / "iss_flock_2018.tle"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["loopback", "--link", "ccsds-concat", "--set", "modulation=qpsk", "--tle",
+                   str(tle), "--station", "52.0,4.37,10", "--freq", "2.2G", "--start",
+                   "2018-05-16T01:00:00Z", "--min-el", str(min_el), "--ebn0", "9", "--out",
+                   str(out_dir), "--json"])
+    assert rc == 0
+    return next(Path(out_dir).glob("*.sigmf-meta")), json.loads(buf.getvalue())
+
+
+def start_view(bus: str, port: int):
+    """``orbitlink view --bus BUS --port PORT`` in a child process, once it listens."""
+    import subprocess
+    import sys
+
+    view = subprocess.Popen([sys.executable, "-m", "orbitlink.flowgraphs.cli", "view",
+                             "--bus", bus, "--port", str(port)], stderr=subprocess.PIPE,
+                            text=True)
+    line = view.stderr.readline()
+    if "orbitlink view: http" not in line:
+        view.kill()
+        raise AssertionError(f"orbitlink view did not start: {line}")
+    return view
+

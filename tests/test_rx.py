@@ -28,7 +28,7 @@ HEADER = struct.Struct("<4sBBHQqd")
 
 
 from orbitlink.tests.helpers import BusSub as Sub, RxProcess, free_port as _port, \
-    loopback_endpoint as _ep  # noqa: E402
+    loopback_endpoint as _ep, simulated_pass  # noqa: E402
 
 
 def _rx(*args) -> subprocess.Popen:
@@ -249,19 +249,13 @@ def test_rx_overflow_and_gap_events_count_exactly(qpsk_rec):
     assert len(out.splitlines()) >= len(payloads) - injected
 
 
-def test_rx_pass_mode_waits_for_the_pass_and_corrects_doppler(tmp_path, capsys):
+def test_rx_pass_mode_waits_for_the_pass_and_corrects_doppler(tmp_path):
     """A 2.2 GHz ISS pass (real TLE) simulated by the loopback and kept as a recording from
     10 deg up; rx --pass next with --min-el 60 reads the recording up to where the satellite
     rises above 60 deg, corrects the predicted Doppler, decodes the frames of that part, and
     its stats carry the elevation (>= 60) and the predicted Doppler."""
-    out_dir = tmp_path / "pass"
-    rc = main(["loopback", "--link", "ccsds-concat", "--set", "modulation=qpsk", "--tle", TLE,
-               "--station", "52.0,4.37,10", "--freq", "2.2G", "--start",
-               "2018-05-16T01:00:00Z", "--min-el", "55", "--ebn0", "9", "--out",
-               str(out_dir), "--json"])
-    r = json.loads(capsys.readouterr().out)
-    assert rc == 0 and r["frames_ok"] == r["frames_sent"]
-    meta = next(out_dir.glob("*.sigmf-meta"))
+    meta, r = simulated_pass(tmp_path / "pass")
+    assert r["frames_ok"] == r["frames_sent"]
     bus = _ep()
     sub = Sub(bus)
     p = _rx("--link", "ccsds-concat", "--set", "modulation=qpsk", "--hw", "loopback",

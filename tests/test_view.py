@@ -26,7 +26,8 @@ from orbitlink.flowgraphs import bus as B
 from orbitlink.flowgraphs.monitor import SpectrumMonitor, SymbolsMonitor, quantise_db, \
     spectrum_db
 from orbitlink.flowgraphs.view import ViewServer, ViewState
-from orbitlink.tests.helpers import BusSub, RxProcess, free_port, loopback_endpoint
+from orbitlink.tests.helpers import BusSub, RxProcess, free_port, loopback_endpoint, \
+    simulated_pass, start_view, wait_port
 
 REPO = Path(__file__).resolve().parents[1]
 REC = REPO / "tests" / "data" / "recordings"
@@ -518,13 +519,7 @@ def test_rx_view_serves_an_fsk_eye_from_a_real_recording_and_stops_with_rx():
                    "--view", str(port), "--control-endpoint", "none", "--tx-endpoint", "none"])
     try:
         url = f"http://127.0.0.1:{port}/"
-        end = time.monotonic() + 20
-        while time.monotonic() < end:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_port(port)
         got = asyncio.run(_read_ws(url, lambda g: sum(isinstance(x, dict) and
                                                       x["type"] == "symbols" for x in g) >= 5,
                                    timeout=15))
@@ -552,26 +547,14 @@ def test_rx_view_serves_an_fsk_eye_from_a_real_recording_and_stops_with_rx():
         socket.create_connection(("127.0.0.1", port), 0.5).close()
 
 
-def test_view_doppler_panel_points_from_a_pass_mode_rx_run(tmp_path, capsys):
+def test_view_doppler_panel_points_from_a_pass_mode_rx_run(tmp_path):
     """A simulated 2.2 GHz ISS pass (real TLE) decoded by rx --tle --pass next, the view
     subscribed: its Doppler points hold the predicted Doppler from the stats (through the top
     of the pass) and a measured carrier per frame, which sits on the prediction."""
-    from orbitlink.flowgraphs.cli import main
-
-    out_dir = tmp_path / "pass"
-    rc = main(["loopback", "--link", "ccsds-concat", "--set", "modulation=qpsk", "--tle", TLE,
-               "--station", "52.0,4.37,10", "--freq", "2.2G", "--start",
-               "2018-05-16T01:00:00Z", "--min-el", "55", "--ebn0", "9", "--out",
-               str(out_dir), "--json"])
-    assert rc == 0
-    capsys.readouterr()
-    meta = next(out_dir.glob("*.sigmf-meta"))
+    meta, _ = simulated_pass(tmp_path / "pass")
     bus, port = loopback_endpoint(), free_port()
-    view = subprocess.Popen([sys.executable, "-m", "orbitlink.flowgraphs.cli", "view",
-                             "--bus", bus, "--port", str(port)], stderr=subprocess.PIPE,
-                            text=True)
+    view = start_view(bus, port)
     try:
-        assert "orbitlink view: http" in view.stderr.readline()
         sub = BusSub(bus)
         p = RxProcess(["--link", "ccsds-concat", "--set", "modulation=qpsk", "--hw",
                        "loopback", "--device", f"file={meta},rate=max", "--tle", TLE,
@@ -681,15 +664,7 @@ def test_the_view_of_rx_ends_when_rx_is_killed():
                    f"file={REC / 'swiatowid-ax25.wav'},loop=1", "--bus", loopback_endpoint(),
                    "--view", str(port), "--control-endpoint", "none", "--tx-endpoint", "none"])
     try:
-        end = time.monotonic() + 20
-        while time.monotonic() < end:
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("the view never listened")
+        wait_port(port)
         p.kill()
         p.wait(10)
         end = time.monotonic() + 8
