@@ -29,9 +29,9 @@ The websocket protocol (server to browser; the browser sends nothing the server 
   nbins), then ``nbins`` u8 levels, ``dB = db0 + level * db_step``.
 
 A browser that connects is first sent the state (hello, the last 100 frames, the last stats,
-the Doppler points, the last symbols, the last 60 rows, the last 20 events). Each browser has a
-bounded queue: a browser that cannot keep up loses messages (counted), never the server's
-memory; a browser that disconnects, reloads or reconnects is normal, never an error.
+the Doppler points, the last symbols, the last 60 rows, the last 20 events), whole. Then each
+browser has a bounded queue: a browser that cannot keep up loses messages (counted), never the
+server's memory; a browser that disconnects, reloads or reconnects is normal, never an error.
 """
 
 from __future__ import annotations
@@ -280,8 +280,9 @@ class ViewState:
 class _Client:
     """One browser: its websocket and a bounded queue drained by a task of its own."""
 
-    def __init__(self, ws):
+    def __init__(self, ws, backlog=()):
         self.ws = ws
+        self.backlog = collections.deque(backlog)  # the state, sent first, whole
         self.queue: asyncio.Queue = asyncio.Queue(CLIENT_QUEUE)
         self.dropped = 0
 
@@ -310,6 +311,7 @@ class ViewServer:
         self.state = ViewState(self.bus)
         self.clients: set[_Client] = set()
         self.client_dropped = 0
+        self._gone_dropped = 0  # of the browsers that have gone
         self.counters = {"connections": 0, "disconnections": 0, "send_errors": 0}
         self._stop = None
         self.url = None
@@ -360,8 +362,7 @@ class ViewServer:
             if self.parent is not None and os.getppid() != self.parent:
                 self.stop()  # rx --view: rx is gone however it ended
                 return
-            self.client_dropped = sum(c.dropped for c in self.clients) + getattr(
-                self, "_gone_dropped", 0)
+            self.client_dropped = sum(c.dropped for c in self.clients) + self._gone_dropped
             self._broadcast(self.state.status(len(self.clients), self.client_dropped))
 
     # -- the browsers ---------------------------------------------------------------------------
@@ -384,9 +385,7 @@ class ViewServer:
 
         ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=1 << 16)
         await ws.prepare(request)
-        c = _Client(ws)
-        for msg in self.state.snapshot():
-            c.put(msg)
+        c = _Client(ws, self.state.snapshot())
         self.clients.add(c)
         self.counters["connections"] += 1
         sender = asyncio.ensure_future(self._send(c))
@@ -397,7 +396,7 @@ class ViewServer:
             log.debug("websocket read: %s", e)
         finally:
             self.clients.discard(c)
-            self._gone_dropped = getattr(self, "_gone_dropped", 0) + c.dropped
+            self._gone_dropped += c.dropped
             self.counters["disconnections"] += 1
             sender.cancel()
             try:
@@ -409,7 +408,7 @@ class ViewServer:
     async def _send(self, c: _Client) -> None:
         try:
             while True:
-                msg = await c.queue.get()
+                msg = c.backlog.popleft() if c.backlog else await c.queue.get()
                 if c.ws.closed:
                     return
                 if isinstance(msg, bytes):

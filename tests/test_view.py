@@ -678,3 +678,28 @@ def test_the_view_of_rx_ends_when_rx_is_killed():
             raise AssertionError("the view outlived rx")
     finally:
         p.stop()
+
+
+def test_a_browser_that_connects_late_gets_the_whole_state(served):
+    """After a long pass (1,500 Doppler points, 150 frames, 80 rows) a new browser gets every
+    kept item first: the Doppler points whole, the last 100 frames, the last 60 rows."""
+    served.until_subscribed()
+    for i in range(1500):
+        served.pub.publish_stats("gs", "l", {"pass": {"signal_s": float(i),
+                                                      "doppler_hz": 1000.0 - i}})
+    for i in range(150):
+        served.pub.publish_frame("gs", "l", {"sample_index": i, "time_s": float(i),
+                                             "crc_ok": True}, bytes([i]), i)
+    for i in range(80):
+        served.pub.publish_spectrum("gs", "l", {"nbins": 4, "db0": -90.0, "db_step": 0.5},
+                                    bytes(4))
+    end = time.monotonic() + 10
+    while time.monotonic() < end and served.srv.state.counters["rows"] < 80:
+        time.sleep(0.05)
+    got = asyncio.run(_read_ws(served.url, lambda g: sum(isinstance(x, bytes) for x in g)
+                               >= 60))
+    dop = [x for x in got if isinstance(x, dict) and x["type"] == "doppler"]
+    frames = [x for x in got if isinstance(x, dict) and x["type"] == "frame"]
+    assert len(dop) == 1500 and [d["predicted_hz"] for d in dop[:2]] == [1000.0, 999.0]
+    assert [f["hex"] for f in frames] == [bytes([i]).hex() for i in range(50, 150)]
+    assert sum(isinstance(x, bytes) for x in got) == 60
