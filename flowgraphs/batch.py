@@ -378,6 +378,9 @@ class _Bar:
 #: the dashboard's address when ``--dashboard`` gives no host (or no value at all)
 DASHBOARD_HOST, DASHBOARD_PORT = "127.0.0.1", 8787
 
+#: seconds the batch waits for the cluster to shut down before it leaves it to the exit
+CLOSE_TIMEOUT = 20.0
+
 #: Dask settings for the embedded cluster: a worker runs one decode of a second or more at a
 #: time, so the per-task machinery is turned down: no statistical profiler (it samples the
 #: decoding thread every 10 ms, taking the GIL from it), event-loop ticks and memory and system
@@ -561,30 +564,53 @@ def samples_hint(path: str) -> int:
         return 0
 
 
-class _interrupt_deferred:
-    """A Ctrl-C (SIGINT) during the block is raised when the block ends (in the main thread;
-    elsewhere the block is not protected)."""
+class _Interrupts:
+    """Ctrl-C (SIGINT) during a batch, in the main thread: noted, and raised as
+    ``KeyboardInterrupt`` only while the batch waits for the next result (:meth:`wait`), never
+    in the middle of Dask's client calls (a client interrupted inside one may hang when it is
+    closed) nor of a recording's two output files; a Ctrl-C that comes elsewhere is raised at
+    the next wait, or at the end. Off the main thread, SIGINT is left alone."""
+
+    def __init__(self):
+        self.hit = self.waiting = False
+        self.old = None
 
     def __enter__(self):
         import signal
 
-        self.hit, self.old = False, None
         try:
-            self.old = signal.signal(signal.SIGINT, self._note)
+            self.old = signal.signal(signal.SIGINT, self._on_sigint)
         except ValueError:  # not the main thread
-            pass
+            self.old = None
         return self
 
-    def _note(self, signum, frame):
+    def _on_sigint(self, signum, frame):
         self.hit = True
+        if self.waiting:
+            self.waiting = False
+            raise KeyboardInterrupt
+
+    def check(self):
+        if self.hit:
+            raise KeyboardInterrupt
+
+    def wait(self, iterator):
+        """``next(iterator)``, interruptible; None at its end."""
+        self.check()
+        self.waiting = True
+        try:
+            self.check()
+            return next(iterator)
+        except StopIteration:
+            return None
+        finally:
+            self.waiting = False
 
     def __exit__(self, *exc):
         import signal
 
         if self.old is not None:
             signal.signal(signal.SIGINT, self.old)
-        if self.hit and exc[0] is None:
-            raise KeyboardInterrupt
 
 
 def _failed_record(path, link, error) -> dict:
@@ -654,11 +680,10 @@ def run_batch(inputs, out_dir: str, *, link: str | None = None, overrides: dict 
         side = {k: v for k, v in r.items() if k not in ("skipped", "index", "started", "pid")}
         side.update(key=keys[s], key_kind="sha256 of (name, size, mtime_ns) of each file, "
                     "the link and --set", input=stems[s])
-        with _interrupt_deferred():  # a recording's two files, or neither
-            _write_atomic(os.path.join(out_dir, f"{s}.jsonl"), text)
-            _write_atomic(_done_path(out_dir, s), json.dumps(side, sort_keys=True) + "\n")
-            r["text"] = text
-            results[s] = r
+        _write_atomic(os.path.join(out_dir, f"{s}.jsonl"), text)
+        _write_atomic(_done_path(out_dir, s), json.dumps(side, sort_keys=True) + "\n")
+        r["text"] = text
+        results[s] = r
 
     for s in stems:
         if s in results:
@@ -668,6 +693,7 @@ def run_batch(inputs, out_dir: str, *, link: str | None = None, overrides: dict 
     interrupted = None
     client = cluster = None
     bar = _Bar(len(todo), err, progress)
+    sigint = _Interrupts().__enter__()
     try:
         if todo:
             t0 = time.perf_counter()
@@ -690,7 +716,8 @@ def run_batch(inputs, out_dir: str, *, link: str | None = None, overrides: dict 
                     for i, s in enumerate(todo)]
             by_key = {f.key: s for f, s in zip(futs, todo)}
             first = {}
-            for f in as_completed(futs):
+            done_iter = as_completed(futs)
+            while (f := sigint.wait(done_iter)) is not None:
                 s = by_key[f.key]
                 try:
                     r = f.result()
@@ -709,32 +736,43 @@ def run_batch(inputs, out_dir: str, *, link: str | None = None, overrides: dict 
                 timings["all_workers_decoding_s"] = max(first.values()) - w_start
     except KeyboardInterrupt as e:
         interrupted = e
-    finally:
+    except BaseException:  # a BatchError, or a bug: the cluster closed on the way out
         bar.clear()
-        # the cluster shuts down (its workers exit) while the index is written
-        t0 = time.perf_counter()
+        sigint.__exit__(None, None, None)
         closer = threading.Thread(target=stop_cluster, args=(client, cluster), daemon=True)
         closer.start()
-        if interrupted is not None or sys.exc_info()[0] is not None:
-            closer.join()
-    t0i = time.perf_counter()
-    parts = []
-    errors = []
-    for s in stems:
-        r = results.get(s)
-        if r is None:
-            continue
-        if not r.get("index"):  # skipped (--resume): from its output
-            r["index"] = index_columns(s, r.get("link"), r.get("text", ""))
-        parts.append(r["index"])
-        if r.get("error"):
-            errors.append({"file": s, "input": stems[s], "error": r["error"],
-                           "frames": r.get("frames", 0)})
-    index = write_index(out_dir, parts, parquet)
-    _write_atomic(os.path.join(out_dir, "errors.jsonl"),
-                  "".join(json.dumps(e) + "\n" for e in errors))
-    timings["index_s"] = time.perf_counter() - t0i
-    closer.join()
+        closer.join(CLOSE_TIMEOUT)
+        raise
+    bar.clear()
+    # the cluster shuts down (its workers exit) while the index is written
+    t0 = time.perf_counter()
+    closer = threading.Thread(target=stop_cluster, args=(client, cluster), daemon=True)
+    closer.start()
+    try:
+        if interrupted is not None:
+            closer.join(CLOSE_TIMEOUT)
+        t0i = time.perf_counter()
+        parts = []
+        errors = []
+        for s in stems:
+            r = results.get(s)
+            if r is None:
+                continue
+            if not r.get("index"):  # skipped (--resume): from its output
+                r["index"] = index_columns(s, r.get("link"), r.get("text", ""))
+            parts.append(r["index"])
+            if r.get("error"):
+                errors.append({"file": s, "input": stems[s], "error": r["error"],
+                               "frames": r.get("frames", 0)})
+        index = write_index(out_dir, parts, parquet)
+        _write_atomic(os.path.join(out_dir, "errors.jsonl"),
+                      "".join(json.dumps(e) + "\n" for e in errors))
+        timings["index_s"] = time.perf_counter() - t0i
+        closer.join(CLOSE_TIMEOUT)  # (a daemon thread: never holds the exit up)
+    finally:
+        sigint.__exit__(None, None, None)
+    if sigint.hit and interrupted is None:  # Ctrl-C after the last result: all written
+        interrupted = KeyboardInterrupt()
     timings["close_s"] = time.perf_counter() - t0
     total = time.perf_counter() - t_start
     done = [r for r in results.values() if not r.get("skipped") and not r.get("error")]

@@ -404,9 +404,9 @@ def test_dashboard_where_asked_and_answers(tmp_path):
     runs, and the port is bound on 127.0.0.1 only; then Ctrl-C."""
     src = tmp_path / "rec"
     src.mkdir()
-    shutil.copy(DATA / "swiatowid-ax25.wav", src / "z000.wav")
-    for i in range(1, 150):  # hard links: 150 recordings that keep one worker busy for seconds
-        os.link(src / "z000.wav", src / f"z{i:03d}.wav")
+    shutil.copy(DATA / "swiatowid-ax25.wav", src / "z0000.wav")
+    for i in range(1, 2000):  # hard links: 2000 recordings, one worker busy for ~50 s
+        os.link(src / "z0000.wav", src / f"z{i:04d}.wav")
     port = _free_port()
     p = subprocess.Popen([PY, "-m", "orbitlink.flowgraphs.cli_batch", "batch", str(src),
                           "--link", "ax25-afsk1200", "--workers", "1", "--out",
