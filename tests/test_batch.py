@@ -151,6 +151,14 @@ def test_batch_1_and_2_workers_equal_decode_json(archive, tmp_path, monkeypatch)
     # ... and the JSON lines when pyarrow is missing
     assert not (outs[2] / "frames.parquet").exists()
     _check_index(_jsonl(outs[2] / "frames.jsonl"), outs[2], good)
+    # the README's pandas lines, on both forms of the index
+    import pandas as pd
+
+    for frames in (pd.read_parquet(outs[1] / "frames.parquet"),
+                   pd.read_json(outs[2] / "frames.jsonl", lines=True)):
+        per_file = frames[frames.crc_ok].groupby("file").size()
+        want = {s: sum(1 for r in _jsonl(outs[1] / f"{s}.jsonl") if r["crc_ok"]) for s in good}
+        assert per_file.to_dict() == {k: v for k, v in want.items() if v}
 
 
 def test_batch_cli_real_wav_with_link(archive, tmp_path):
