@@ -463,15 +463,21 @@ class Uplink:
         if self.on_result is not None:
             self.on_result(res, tag)
 
+    def step(self, stop: threading.Event | None = None, collect_s: float = 0.05) -> None:
+        """One turn of the scheduler: wait for an acknowledgement (at most ``collect_s``, or
+        until the next burst is due) while bursts are in flight, else until the next one is
+        due (at most 0.05 s, or until ``stop``); then hand over what is due."""
+        due = self.next_due()
+        if self._inflight:
+            self._collect(min(collect_s, due) if due is not None else 0.05)
+        elif due:
+            (stop.wait if stop is not None else _time.sleep)(min(0.05, due))
+        self.service()
+
     def wait_idle(self, stop: threading.Event | None = None) -> None:
         """Transmit everything queued and wait for the acknowledgements (until ``stop``)."""
         while self.pending and not (stop is not None and stop.is_set()):
-            due = self.next_due()
-            if self._inflight:
-                self._collect(min(0.05, due) if due is not None else 0.05)
-            elif due:
-                (stop.wait if stop is not None else _time.sleep)(min(0.05, due))
-            self.service()
+            self.step(stop)
 
     def stop(self, reason: str = "stopped before its transmit time",
              wait_s: float = 1.5) -> None:
@@ -515,12 +521,7 @@ def transmit_file(up: Uplink, payloads, *, stop: threading.Event | None = None) 
             except BurstRefused:
                 up.stop(reason="not sent: an earlier burst was refused")
                 raise
-        due = up.next_due()
-        if up._inflight:
-            up._collect(min(0.02, due) if due is not None else 0.05)
-        elif due:
-            (stop.wait if stop is not None else _time.sleep)(min(0.05, due))
-        up.service()
+        up.step(stop, collect_s=0.02)
 
 
 def serve_bus(up: Uplink, endpoint, *, station: str = "station",

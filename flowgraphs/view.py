@@ -18,7 +18,8 @@ The websocket protocol (server to browser; the browser sends nothing the server 
   sample_index, time_s, time_utc, length, check, ok, snr_db, freq_offset_hz, hex, text: the
   AX.25 monitor line when the frame is AX.25 with a good FCS); ``stats`` (seq and the station's
   stats object as published); ``event`` (seq, name, info, sample_index); ``symbols`` (form
-  ``constellation`` with ``i`` and ``q``, or ``eye`` with ``traces``, ``sps`` and ``of``: ``frame`` or ``live``); ``doppler``
+  ``constellation`` with ``i`` and ``q``, or ``eye`` with ``traces``, ``sps`` and ``of``:
+  ``frame`` or ``live``); ``doppler``
   (t: seconds of signal, predicted_hz and elevation_deg from the stats of a pass with a TLE,
   measured_hz from a frame: its carrier offset plus the predicted Doppler that was removed
   before the receiver, when there was one); ``view`` once a second (the view's own counters:
@@ -517,8 +518,8 @@ class ViewChild:
         if bus.rsplit(":", 1)[-1] in ("*", "0"):
             raise ViewError("--view subscribes to the bus, so the bus needs a fixed port, "
                             f"not {bus}")
-        cmd = [sys.executable, "-m", "orbitlink.flowgraphs.view", "--bus", bus, "--host",
-               host, "--port", str(int(port)), "--exit-with", str(os.getpid())]
+        cmd = [sys.executable, "-m", "orbitlink.flowgraphs.view", "view", "--bus", bus,
+               "--host", host, "--port", str(int(port)), "--exit-with", str(os.getpid())]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, text=True,
                                      start_new_session=True)  # SIGINT is ours to pass on
@@ -541,7 +542,9 @@ class ViewChild:
         if not ok:
             self.stop()
             why = "; ".join(x for x in first if x) or f"it did not start within {timeout:g} s"
-            raise ViewError(f"the view did not start: {why.replace('orbitlink view: ', '')}")
+            for prefix in ("orbitlink: error: ", "orbitlink view: "):
+                why = why.replace(prefix, "")
+            raise ViewError(f"the view did not start: {why}")
         for line in first[:-1]:
             print(line, file=sys.stderr)
         self.url = first[-1].split()[2]
@@ -601,12 +604,13 @@ def add_parsers(sub) -> None:
     p.set_defaults(func=cmd_view)
 
 
-if __name__ == "__main__":  # python -m orbitlink.flowgraphs.view (what rx --view runs)
-    ap = argparse.ArgumentParser(prog="orbitlink view")
-    add_parsers(ap.add_subparsers(dest="cmd", required=True))
-    a = ap.parse_args(["view"] + sys.argv[1:])
-    try:
-        sys.exit(a.func(a))
-    except OrbitlinkError as e:
-        print(f"orbitlink view: {e}", file=sys.stderr)
-        sys.exit(2)
+def main(argv=None) -> int:
+    """``view`` on its own (``python -m orbitlink.flowgraphs.view view ...``, what rx --view
+    runs): errors a user can cause exit 2 with one sentence."""
+    from orbitlink.flowgraphs.cli import standalone_main
+
+    return standalone_main(add_parsers, "The live view of a station's bus.", argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

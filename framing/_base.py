@@ -33,6 +33,15 @@ _SYNC_KEYS = ("asm_errors", "start_errors")
 _VERDICTS = (("fcs_ok", "fcs"), ("rs_ok", "rs"), ("fec_ok", "fec"))
 
 
+def finite_soft_bits(chunk) -> np.ndarray:
+    """Soft bits as float32 with NaN as 0 (no information) and infinities as +-1e30, so that
+    a bad value from upstream costs a bit, never the search."""
+    x = np.asarray(chunk, np.float32)
+    if len(x) and not np.all(np.isfinite(x)):
+        x = np.nan_to_num(x, nan=0.0, posinf=1e30, neginf=-1e30)
+    return x
+
+
 def settle_check(m: dict) -> dict:
     """Set ``m["check"]`` and ``m["crc_ok"]`` of a received frame's metadata (in place; see
     :class:`FrameMeta`): a frame is good only if a check passed."""

@@ -52,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from orbitlink.framing._base import BitFramer
+from orbitlink.framing._base import BitFramer, finite_soft_bits
 from orbitlink.framing.errors import FrameBuildError, FrameParseError
 from orbitlink.modem.sync import distributed_sync_search
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
@@ -411,10 +411,7 @@ class Ao40Deframer(Block):
         return self._next
 
     def _process(self, chunk):
-        x = np.asarray(chunk, np.float32)
-        if len(x) and not np.all(np.isfinite(x)):
-            x = np.nan_to_num(x, nan=0.0, posinf=1e30, neginf=-1e30)
-        self._buf.append(x)
+        self._buf.append(finite_soft_bits(chunk))
         out = self._search()
         self._buf.keep_from(self._next)
         return out

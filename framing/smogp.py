@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from orbitlink.framing import ao40
-from orbitlink.framing._base import BitFramer
+from orbitlink.framing._base import BitFramer, finite_soft_bits
 from orbitlink.framing.errors import FrameBuildError, FrameParseError
 from orbitlink.framing.registry import Framing, register_framing
 from orbitlink.modem.block import Block, Pdu, Rate, param, register
@@ -192,10 +192,7 @@ class _SyncDeframer(Block):
         return self._next
 
     def _process(self, chunk):
-        x = np.asarray(chunk, np.float32)
-        if len(x) and not np.all(np.isfinite(x)):
-            x = np.nan_to_num(x, nan=0.0, posinf=1e30, neginf=-1e30)
-        self._buf.append(x)
+        self._buf.append(finite_soft_bits(chunk))
         sync = self._sync()
         n, body = len(sync), self._frame_bits()
         out = []

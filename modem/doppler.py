@@ -653,6 +653,12 @@ class DopplerTracker(Block):
                 rate = min(2 * p.max_rate_hz_s, max(-2 * p.max_rate_hz_s, (fb - fa) / (h / fs)))
         return fc, 10 * math.log10(snr), rate
 
+    def _baseband(self, x, fc):
+        """x mixed down by fc (Hz), low-passed and decimated: (samples, their rate in Hz)."""
+        fs = self.params.samp_rate
+        y = x * np.exp(-2j * np.pi * fc / fs * np.arange(len(x)))
+        return np.convolve(y, self._taps, mode="valid")[:: self._dec], fs / self._dec
+
     def _chirp_fine(self, x, fc, span_hz) -> tuple[float, float]:
         """(residual frequency at the block's middle in Hz, rate in Hz/s) of x mixed down by fc:
         the strongest x**power line within span_hz over a grid of dechirping rates around the
@@ -660,12 +666,9 @@ class DopplerTracker(Block):
         one around the best)."""
         p = self.params
         fs = p.samp_rate
-        n = np.arange(len(x))
-        y = x * np.exp(-2j * np.pi * fc / fs * n)
-        z = np.convolve(y, self._taps, mode="valid")[:: self._dec]
+        z, fd = self._baseband(x, fc)
         if len(z) < 32:
             return 0.0, 0.0
-        fd = fs / self._dec
         m = len(z)
         t = (np.arange(m) - (m - 1) / 2) / fd  # seconds from the block's middle
         u = z ** p.power * np.hanning(m)
@@ -707,13 +710,9 @@ class DopplerTracker(Block):
     def _fine(self, x, fc, span_hz) -> float:
         """Residual frequency (Hz) of x after mixing down by fc, in the signal's band."""
         p = self.params
-        fs = p.samp_rate
-        n = np.arange(len(x))
-        y = x * np.exp(-2j * np.pi * fc / fs * n)
-        z = np.convolve(y, self._taps, mode="valid")[:: self._dec]
+        z, fd = self._baseband(x, fc)
         if len(z) < 32:
             return 0.0
-        fd = fs / self._dec
         if p.power == 1:
             acc = np.sum(z[1:] * np.conj(z[:-1]))
             return float(np.angle(acc) / (2 * np.pi) * fd)
